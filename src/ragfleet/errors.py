@@ -1,0 +1,83 @@
+"""Domain exceptions. The API maps each to one HTTP status; the CLI prints the message.
+
+RagfleetError
+├── BadInputError                  400  the request or document cannot be processed as given
+│   ├── UnsupportedDocumentError   415  file type ragfleet cannot parse
+│   ├── DocumentTooLargeError      413  over limits.max_upload_bytes
+│   ├── EmptyDocumentError         422  nothing but whitespace after parsing
+│   └── InvalidFilterError         422  a search filter that cannot be applied
+├── AuthError                      401  missing or wrong API key
+├── NotFoundError                  404  unknown document, job or collection
+├── ConflictError                  409  the resource is busy (an ingest already in flight)
+├── OverloadedError                503  the ingestion queue is full
+└── DependencyError                503  a backing service failed (vector store, embeddings, ...)
+    └── LLMError                         the chat endpoint failed; answers fall back, never surface
+"""
+
+from __future__ import annotations
+
+
+class RagfleetError(Exception):
+    """Base of every ragfleet error; ``code`` is stable and machine-readable."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInputError(RagfleetError):
+    code = "bad_input"
+
+
+class UnsupportedDocumentError(BadInputError):
+    code = "unsupported_type"
+
+
+class DocumentTooLargeError(BadInputError):
+    code = "too_large"
+
+
+class EmptyDocumentError(BadInputError):
+    code = "empty_document"
+
+
+class InvalidFilterError(BadInputError):
+    code = "invalid_filter"
+
+
+class AuthError(RagfleetError):
+    code = "unauthorized"
+
+
+class NotFoundError(RagfleetError):
+    code = "not_found"
+
+
+class ConflictError(RagfleetError):
+    code = "conflict"
+
+
+class OverloadedError(RagfleetError):
+    code = "overloaded"
+
+
+class DependencyError(RagfleetError):
+    """A backing service failed; ``dependency`` names it for /readyz and logs."""
+
+    code = "dependency_unavailable"
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(f"{dependency}: {message}")
+        self.dependency = dependency
+
+
+class LLMError(DependencyError):
+    """The chat endpoint failed; ``reason`` is a bounded label (timeout, http_5xx, ...)."""
+
+    code = "llm_unavailable"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__("llm", message)
+        self.reason = reason

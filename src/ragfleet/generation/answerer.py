@@ -1,0 +1,185 @@
+"""Question answering: retrieve passages, ask the LLM to answer with ``[n]`` citations, or fall
+back to an extractive answer (``mode: "extractive"``) when no LLM is configured or it fails."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ragfleet.domain import SearchHit
+from ragfleet.errors import LLMError
+from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.llm import ChatClient, Usage
+from ragfleet.generation.prompt import build_messages
+from ragfleet.retrieval.search import SearchRequest, SearchService, Timer
+from ragfleet.telemetry import metrics
+
+logger = logging.getLogger(__name__)
+
+CITATION = re.compile(r"\[(\d{1,3})\]")
+SNIPPET_CHARS = 300
+NO_PASSAGES = "No indexed passage matches the question, so there is nothing to answer from."
+
+
+@dataclass(slots=True)
+class Citation:
+    n: int
+    document_id: str
+    chunk_id: str
+    title: str
+    section: str
+    source: str
+    page: int | None
+    snippet: str
+
+
+@dataclass(slots=True)
+class Answer:
+    query_id: str
+    answer: str
+    mode: str
+    citations: list[Citation]
+    usage: Usage = field(default_factory=Usage)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    fallback_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Retrieval done, generation pending: what a streaming response needs."""
+
+    query_id: str
+    question: str
+    passages: list[SearchHit]
+    timer: Timer
+
+
+def cite(answer: str, passages: list[SearchHit]) -> list[Citation]:
+    """The passages the answer refers to, in order of first reference."""
+    numbers = dict.fromkeys(int(n) for n in CITATION.findall(answer))
+    citations = []
+    for n in numbers:
+        if 1 <= n <= len(passages):
+            hit = passages[n - 1]
+            page = hit.payload.get("page")
+            citations.append(
+                Citation(
+                    n=n,
+                    document_id=hit.document_id,
+                    chunk_id=hit.point_id,
+                    title=str(hit.payload.get("title", "")),
+                    section=str(hit.payload.get("section", "")),
+                    source=str(hit.payload.get("source", "")),
+                    page=int(page) if page is not None else None,
+                    snippet=hit.text[:SNIPPET_CHARS],
+                )
+            )
+    return citations
+
+
+class AnswerService:
+    def __init__(
+        self,
+        search: SearchService,
+        extractive: ExtractiveAnswerer,
+        llm: ChatClient | None,
+        passages: int,
+    ) -> None:
+        self.search = search
+        self.extractive = extractive
+        self.llm = llm
+        self.passages = passages
+
+    def prepare(self, request: SearchRequest) -> Prepared:
+        """Validate and retrieve; raises on bad input before any response is started."""
+        timer = Timer()
+        with timer.stage("retrieve"):
+            result = self.search.search(request, timer)
+        return Prepared(str(uuid.uuid4()), request.query, result.hits[: self.passages], timer)
+
+    def _extractive(self, prepared: Prepared, reason: str) -> Answer:
+        metrics.LLM_FALLBACKS.labels(reason).inc()
+        metrics.ANSWERS.labels("extractive").inc()
+        with prepared.timer.stage("generate"):
+            text = (
+                self.extractive.answer(prepared.question, prepared.passages)
+                if prepared.passages
+                else NO_PASSAGES
+            )
+        return Answer(
+            prepared.query_id,
+            text,
+            "extractive",
+            cite(text, prepared.passages),
+            timings_ms=prepared.timer.timings_ms,
+            fallback_reason=reason,
+        )
+
+    def answer(self, prepared: Prepared) -> Answer:
+        if self.llm is None:
+            return self._extractive(prepared, "not_configured")
+        if not prepared.passages:
+            return self._extractive(prepared, "no_passages")
+        try:
+            with prepared.timer.stage("generate"):
+                completion = self.llm.complete(build_messages(prepared.question, prepared.passages))
+        except LLMError as exc:
+            logger.warning("LLM failed (%s), answering extractively: %s", exc.reason, exc.message)
+            return self._extractive(prepared, exc.reason)
+        metrics.ANSWERS.labels("llm").inc()
+        return Answer(
+            prepared.query_id,
+            completion.text,
+            "llm",
+            cite(completion.text, prepared.passages),
+            completion.usage,
+            prepared.timer.timings_ms,
+        )
+
+    def stream(self, prepared: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Server-sent events: ``meta``, ``token``..., ``citations``, ``done``; ``error`` if the
+        LLM breaks off after its first token (before that, the answer falls back silently)."""
+        tokens: Iterator[str] = iter(())
+        first: str | None = None
+        usage = Usage()
+        reason = "not_configured" if self.llm is None else "no_passages"
+        if self.llm is not None and prepared.passages:
+            tokens = self.llm.stream(build_messages(prepared.question, prepared.passages), usage)
+            try:
+                first = next(tokens, "")
+            except LLMError as exc:
+                reason = exc.reason
+                logger.warning("LLM stream failed (%s), answering extractively", exc.reason)
+        if first is None:
+            answer = self._extractive(prepared, reason)
+            yield "meta", {"query_id": answer.query_id, "mode": answer.mode,
+                           "fallback_reason": reason, "passages": len(prepared.passages)}
+            yield "token", {"text": answer.answer}
+            yield "citations", {"citations": [asdict(c) for c in answer.citations]}
+            yield "done", {"mode": answer.mode, "usage": asdict(answer.usage),
+                           "timings_ms": answer.timings_ms, "finish_reason": "stop"}
+            return
+        metrics.ANSWERS.labels("llm").inc()
+        yield "meta", {"query_id": prepared.query_id, "mode": "llm", "fallback_reason": None,
+                       "passages": len(prepared.passages)}
+        parts = [first]
+        finish = "stop"
+        with prepared.timer.stage("generate"):
+            if first:
+                yield "token", {"text": first}
+            try:
+                for delta in tokens:
+                    parts.append(delta)
+                    yield "token", {"text": delta}
+            except LLMError as exc:
+                finish = "error"
+                metrics.LLM_FALLBACKS.labels(exc.reason).inc()
+                yield "error", {"code": "llm_interrupted", "message": exc.message}
+        text = "".join(parts)
+        yield "citations", {"citations": [asdict(c) for c in cite(text, prepared.passages)]}
+        yield "done", {"mode": "llm", "usage": asdict(usage), "timings_ms": prepared.timer.timings_ms,
+                       "finish_reason": finish}

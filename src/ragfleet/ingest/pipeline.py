@@ -1,0 +1,227 @@
+"""Accept documents and index them: chunk, embed (dense + sparse), upsert, retire the old version.
+
+``accept`` runs in the request: it decides per document whether there is anything to do and
+records jobs atomically. ``process`` runs in whichever runner owns the jobs (in-process threads
+or a worker) and re-reads everything from the registry, so a job can run anywhere, again.
+
+Versions never overwrite each other: chunk ids include the content hash. The new version is
+upserted in full before the old one is deleted, so a failure at any point leaves the previous
+version searchable, and a retry re-writes the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ragfleet.domain import (
+    Chunk,
+    DocumentStatus,
+    IndexedChunk,
+    JobStatus,
+    ParsedDocument,
+    chunk_point_id,
+    document_id,
+)
+from ragfleet.embedding import Embedder
+from ragfleet.errors import BadInputError, ConflictError, EmptyDocumentError, RagfleetError
+from ragfleet.ingest.chunker import Chunker
+from ragfleet.registry.repository import PendingIngest, Registry
+from ragfleet.registry.tables import JobRow
+from ragfleet.retrieval.sparse import SparseEncoder
+from ragfleet.retrieval.store import VectorStore, document_filter
+from ragfleet.telemetry import metrics
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_GROUP = "*"
+EMBED_STEP = 256  # chunks per embed+upsert step; progress is reported after each
+
+
+@dataclass(slots=True)
+class Accepted:
+    document_id: str
+    job_id: str
+    status: JobStatus
+
+
+@dataclass(slots=True)
+class _Work:
+    job: JobRow
+    document: ParsedDocument
+    acl: list[str]
+    chunks: list[Chunk]
+
+
+def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
+    """What is embedded and BM25-encoded: the chunk with its title and heading path."""
+    heading = document.title if not chunk.section else f"{document.title} > {chunk.section}"
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
+
+
+class IngestionService:
+    def __init__(
+        self,
+        registry: Registry,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        chunker: Chunker,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.chunker = chunker
+
+    def accept(
+        self, documents: Sequence[ParsedDocument], collection: str, acl: list[str] | None
+    ) -> list[Accepted]:
+        """Record a job per changed document; identical content already indexed is a no-op.
+
+        Raises ``ConflictError`` (nothing recorded) when any document has a job in flight.
+        """
+        groups = sorted(set(acl)) if acl else [PUBLIC_GROUP]
+        pending: list[PendingIngest] = []
+        for doc in documents:
+            if not doc.text.strip():
+                raise EmptyDocumentError(f"document {doc.source or doc.title!r} has no text")
+            content_hash = doc.content_hash()
+            doc_id = document_id(collection, doc.source or None, content_hash)
+            pending.append(PendingIngest(doc_id, collection, content_hash, doc, groups))
+        ids = [p.document_id for p in pending]
+        if len(set(ids)) != len(ids):
+            raise BadInputError("the request holds the same document twice (same source)")
+        in_flight = self.registry.active_jobs(ids)
+        if in_flight:
+            doc_id, job = next(iter(in_flight.items()))
+            raise ConflictError(f"document {doc_id} is already being ingested by job {job.id}")
+        existing = self.registry.find_documents(ids)
+        results: dict[str, Accepted] = {}
+        changed: list[PendingIngest] = []
+        for item in pending:
+            row = existing.get(item.document_id)
+            unchanged = (
+                row is not None
+                and row.status == DocumentStatus.INDEXED.value
+                and row.content_hash == item.content_hash
+                and row.acl == item.acl
+                and row.metadata_ == item.document.metadata
+            )
+            if unchanged and row is not None:
+                job = self.registry.record_unchanged(row)
+                results[item.document_id] = Accepted(row.id, job.id, JobStatus.SUCCEEDED)
+            else:
+                changed.append(item)
+        for job in self.registry.enqueue(changed):
+            results[job.document_id] = Accepted(job.document_id, job.id, JobStatus.QUEUED)
+        return [results[i] for i in ids]
+
+    def process(self, job_ids: Sequence[str]) -> set[str]:
+        """Index the documents of these jobs together; returns the collections written."""
+        work: list[_Work] = []
+        started = time.perf_counter()
+        for job, document, acl in self.registry.start_jobs(job_ids):
+            try:
+                chunks = self.chunker.chunk(document)
+                if not chunks:
+                    raise EmptyDocumentError("the document produced no chunks")
+            except RagfleetError as exc:
+                self._fail([job], exc.message)
+                continue
+            work.append(_Work(job, document, acl, chunks))
+        metrics.INGEST_STAGE_DURATION.labels("chunk").observe(time.perf_counter() - started)
+        collections: dict[str, list[_Work]] = {}
+        for item in work:
+            collections.setdefault(item.job.collection, []).append(item)
+        for collection, items in collections.items():
+            try:
+                self._index(collection, items)
+            except Exception as exc:
+                if not isinstance(exc, RagfleetError):
+                    logger.exception("indexing failed in collection %s", collection)
+                message = exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
+                self._discard_new_versions(collection, items)
+                self._fail([item.job for item in items], message)
+        return set(collections)
+
+    def _index(self, collection: str, items: list[_Work]) -> None:
+        self.store.ensure_collection(collection, self.embedder.dimensions)
+        flat = [(item, chunk) for item in items for chunk in item.chunks]
+        job_ids = [item.job.id for item in items]
+        now = datetime.now(UTC).isoformat()
+        self.registry.set_progress(job_ids, "embedding", 0.05)
+        for start in range(0, len(flat), EMBED_STEP):
+            part = flat[start : start + EMBED_STEP]
+            texts = [embedding_text(item.document, chunk) for item, chunk in part]
+            began = time.perf_counter()
+            dense = self.embedder.embed(texts)
+            metrics.INGEST_STAGE_DURATION.labels("embed").observe(time.perf_counter() - began)
+            began = time.perf_counter()
+            points = [
+                IndexedChunk(
+                    point_id=chunk_point_id(item.job.document_id, item.job.content_hash, chunk.index),
+                    dense=dense[row].tolist(),
+                    sparse=self.sparse.encode_document(text),
+                    payload=self._payload(item, chunk, now),
+                )
+                for row, ((item, chunk), text) in enumerate(zip(part, texts, strict=True))
+            ]
+            self.store.upsert(collection, points)
+            metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
+            done = min(start + EMBED_STEP, len(flat))
+            self.registry.set_progress(job_ids, "indexing", 0.05 + 0.9 * done / len(flat))
+        for item in items:
+            retired = document_filter(item.job.document_id, except_version=item.job.content_hash)
+            self.store.delete(collection, retired)
+            self.registry.finish_job(item.job, item.document, item.acl, len(item.chunks))
+        metrics.INGEST_CHUNKS.inc(len(flat))
+        metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
+
+    @staticmethod
+    def _payload(item: _Work, chunk: Chunk, now: str) -> dict[str, object]:
+        return {
+            "document_id": item.job.document_id,
+            "chunk_index": chunk.index,
+            "version": item.job.content_hash,
+            "collection": item.job.collection,
+            "source": item.document.source,
+            "title": item.document.title,
+            "section": chunk.section,
+            "page": chunk.page,
+            "acl": item.acl,
+            "text": chunk.text,
+            "meta": item.document.metadata,
+            "indexed_at": now,
+        }
+
+    def _discard_new_versions(self, collection: str, items: list[_Work]) -> None:
+        """Best effort: remove the points a failed job wrote, unless that version is live."""
+        live = self.registry.find_documents([item.job.document_id for item in items])
+        for item in items:
+            row = live.get(item.job.document_id)
+            if row is not None and row.content_hash == item.job.content_hash:
+                continue
+            doc_id, version = item.job.document_id, item.job.content_hash
+            try:
+                self.store.delete(collection, document_filter(doc_id, version=version))
+            except RagfleetError:
+                logger.warning("could not discard the partial version of %s", doc_id)
+
+    def _fail(self, jobs: list[JobRow], message: str) -> None:
+        for job in jobs:
+            self.registry.fail_job(job.id, message)
+        metrics.INGEST_JOBS.labels("failed").inc(len(jobs))
+        logger.warning("ingestion failed for %d job(s): %s", len(jobs), message)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove a document from the registry and its chunks from the index."""
+        row = self.registry.get_document(doc_id)
+        in_flight = self.registry.active_jobs([doc_id])
+        if in_flight:
+            raise ConflictError(f"document {doc_id} is being ingested by job {in_flight[doc_id].id}")
+        self.store.delete(row.collection, document_filter(doc_id))
+        self.registry.delete_document(doc_id)

@@ -1,0 +1,1 @@
+"""The SQL registry of documents and jobs (SQLite embedded, PostgreSQL in production)."""

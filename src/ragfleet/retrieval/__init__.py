@@ -1,0 +1,1 @@
+"""Sparse encoding, vector stores, filters and the search service."""

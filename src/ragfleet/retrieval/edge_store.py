@@ -1,0 +1,216 @@
+"""Qdrant Edge: the Qdrant engine inside this process, one shard directory per collection.
+
+Edge has no background optimizer: segments are indexed (HNSW) only when ``optimize()`` runs,
+which the ingestion runner calls after each batch. It is single-process: one ragfleet process owns
+``data_dir/qdrant``; writes are serialised by a lock, searches run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
+from ragfleet.errors import DependencyError, NotFoundError
+from ragfleet.retrieval.filters import Condition, Range
+from ragfleet.retrieval.store import (
+    BASE_INDEXES,
+    DENSE,
+    SPARSE,
+    FieldKind,
+    SearchMode,
+    StoreQuery,
+    build_filter,
+    document_filter,
+    metadata_indexes,
+)
+
+logger = logging.getLogger(__name__)
+
+UPSERT_BATCH = 256
+_SCHEMA = {
+    FieldKind.KEYWORD: qe.PayloadSchemaType.Keyword,
+    FieldKind.INTEGER: qe.PayloadSchemaType.Integer,
+    FieldKind.FLOAT: qe.PayloadSchemaType.Float,
+    FieldKind.BOOL: qe.PayloadSchemaType.Bool,
+}
+
+
+class _EdgeDialect:
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(any=values))
+
+    def match_value(self, key: str, value: Any) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+    def range(self, key: str, condition: Range) -> Any:
+        bounds = qe.RangeFloat(gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte)
+        return qe.FieldCondition(key=key, range=bounds)
+
+    def filter(self, must: list[Any], must_not: list[Any]) -> Any:
+        return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+_DIALECT = _EdgeDialect()
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class EdgeVectorStore:
+    """Shards under ``root/<prefix><collection>``, opened lazily and kept open."""
+
+    def __init__(self, root: Path, prefix: str) -> None:
+        self._root = root
+        self._prefix = prefix
+        self._shards: dict[str, Any] = {}
+        self._indexed: dict[str, set[str]] = {}
+        self._lock = threading.RLock()
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self._root / f"{self._prefix}{name}"
+
+    def _config(self, dimensions: int | None) -> Any:
+        vectors = (
+            {DENSE: qe.EdgeVectorParams(size=dimensions, distance=qe.Distance.Cosine)}
+            if dimensions
+            else None
+        )
+        sparse = {SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+        return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse if dimensions else None)
+
+    def _shard(self, name: str) -> Any:
+        shard = self._shards.get(name)
+        if shard is not None:
+            return shard
+        with self._lock:
+            if name not in self._shards:
+                path = self._path(name)
+                if not path.is_dir():
+                    raise NotFoundError(f"collection {name!r} does not exist")
+                shard = qe.EdgeShard.load(str(path))
+                self._indexed[name] = set(shard.info().payload_schema)
+                self._shards[name] = shard
+            return self._shards[name]
+
+    def has_collection(self, name: str) -> bool:
+        return name in self._shards or self._path(name).is_dir()
+
+    def ensure_collection(self, name: str, dimensions: int) -> None:
+        with self._lock:
+            path = self._path(name)
+            if name in self._shards:
+                return
+            try:
+                if path.is_dir():
+                    shard = qe.EdgeShard.load(str(path), self._config(dimensions))
+                else:
+                    shard = qe.EdgeShard.create(str(path), self._config(dimensions))
+            except Exception as exc:  # the engine raises plain exceptions
+                raise DependencyError("vector_store", f"cannot open {path}: {exc}") from exc
+            self._shards[name] = shard
+            self._indexed[name] = set(shard.info().payload_schema)
+            self._create_indexes(name, BASE_INDEXES)
+
+    def _create_indexes(self, name: str, plan: dict[str, FieldKind]) -> None:
+        shard = self._shards[name]
+        for key, kind in plan.items():
+            if key not in self._indexed[name]:
+                shard.update(qe.UpdateOperation.create_field_index(key, _SCHEMA[kind]))
+                self._indexed[name].add(key)
+
+    def upsert(self, collection: str, points: Sequence[IndexedChunk]) -> None:
+        shard = self._shard(collection)
+        with self._lock:
+            self._create_indexes(collection, metadata_indexes(points))
+            for start in range(0, len(points), UPSERT_BATCH):
+                batch = [
+                    qe.Point(
+                        id=p.point_id,
+                        vector={DENSE: p.dense, SPARSE: _sparse(p.sparse)},
+                        payload=p.payload,
+                    )
+                    for p in points[start : start + UPSERT_BATCH]
+                ]
+                shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def delete(self, collection: str, conditions: Sequence[Condition]) -> None:
+        if not self.has_collection(collection):
+            return
+        shard = self._shard(collection)
+        selector = build_filter(conditions, _DIALECT)
+        with self._lock:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(selector))
+
+    def count(self, collection: str, document_id: str | None = None) -> int:
+        if not self.has_collection(collection):
+            return 0
+        conditions = document_filter(document_id) if document_id else []
+        request = qe.CountRequest(filter=build_filter(conditions, _DIALECT), exact=True)
+        return int(self._shard(collection).count(request))
+
+    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
+        shard = self._shard(collection)
+        selector = build_filter(query.conditions, _DIALECT)
+        dense = qe.Query.Nearest(query.dense, using=DENSE) if query.dense is not None else None
+        sparse = (
+            qe.Query.Nearest(_sparse(query.sparse), using=SPARSE)
+            if query.sparse is not None
+            else None
+        )
+        if query.mode is SearchMode.HYBRID:
+            request = qe.QueryRequest(
+                limit=query.limit,
+                prefetches=[
+                    qe.Prefetch(limit=query.candidates, query=dense, filter=selector),
+                    qe.Prefetch(limit=query.candidates, query=sparse, filter=selector),
+                ],
+                query=qe.Fusion.Rrf(
+                    k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]
+                ),
+                with_payload=True,
+            )
+        else:
+            single = dense if query.mode is SearchMode.DENSE else sparse
+            request = qe.QueryRequest(
+                limit=query.limit, query=single, filter=selector, with_payload=True
+            )
+        return [
+            SearchHit(float(p.score), str(p.id), dict(p.payload or {}))
+            for p in shard.query(request)
+        ]
+
+    def optimize(self, collection: str) -> None:
+        if self.has_collection(collection):
+            shard = self._shard(collection)
+            with self._lock:
+                shard.optimize()
+                shard.flush()
+
+    def drop_collection(self, name: str) -> None:
+        with self._lock:
+            shard = self._shards.pop(name, None)
+            self._indexed.pop(name, None)
+            if shard is not None:
+                shard.close()
+            shutil.rmtree(self._path(name), ignore_errors=True)
+
+    def check(self) -> None:
+        if not self._root.is_dir():
+            raise DependencyError("vector_store", f"{self._root} is missing")
+
+    def close(self) -> None:
+        with self._lock:
+            for shard in self._shards.values():
+                shard.flush()
+                shard.close()
+            self._shards.clear()
+

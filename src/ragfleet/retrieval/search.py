@@ -1,0 +1,125 @@
+"""The search service: embed the query, search the store with filters and ACL, rerank."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ragfleet.domain import SearchHit
+from ragfleet.embedding import Embedder
+from ragfleet.errors import BadInputError
+from ragfleet.ingest.pipeline import PUBLIC_GROUP
+from ragfleet.retrieval.filters import Condition, Match, parse_filters
+from ragfleet.retrieval.rerank import Reranker
+from ragfleet.retrieval.sparse import SparseEncoder
+from ragfleet.retrieval.store import SearchMode, StoreQuery, VectorStore
+from ragfleet.settings import RetrievalSettings
+from ragfleet.telemetry import metrics
+
+
+@dataclass(slots=True)
+class SearchRequest:
+    query: str
+    collection: str
+    top_k: int
+    mode: SearchMode
+    filters: dict[str, Any] | None = None
+    groups: list[str] | None = None  # None: the caller may read every document
+
+
+@dataclass(slots=True)
+class SearchResult:
+    hits: list[SearchHit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Timer:
+    """Collects per-stage durations for the response and the stage histogram."""
+
+    def __init__(self, observe: Callable[[str, float], None] | None = None) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self._observe = observe or (
+            lambda stage, seconds: metrics.QUERY_STAGE_DURATION.labels(stage).observe(seconds)
+        )
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - began
+            self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + seconds * 1000, 3)
+            self._observe(name, seconds)
+
+
+class SearchService:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        settings: RetrievalSettings,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 30,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse
+        self.settings = settings
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
+
+    def validate(self, request: SearchRequest) -> list[Condition]:
+        """Bad requests fail here, before any work is done."""
+        if not request.query.strip():
+            raise BadInputError("the query is empty")
+        if len(request.query) > self.settings.max_query_chars:
+            raise BadInputError(
+                f"the query has {len(request.query)} characters; "
+                f"the limit is {self.settings.max_query_chars}"
+            )
+        if not 1 <= request.top_k <= self.settings.max_top_k:
+            raise BadInputError(f"top_k must be between 1 and {self.settings.max_top_k}")
+        conditions = parse_filters(request.filters)
+        if request.groups is not None:
+            conditions.append(Match("acl", (*request.groups, PUBLIC_GROUP)))
+        return conditions
+
+    def search(self, request: SearchRequest, timer: Timer | None = None) -> SearchResult:
+        conditions = self.validate(request)
+        timer = timer or Timer()
+        if not self.store.has_collection(request.collection):
+            return SearchResult([], timer.timings_ms)
+        limit = request.top_k
+        if self.reranker is not None:
+            limit = max(limit, self.rerank_candidates)
+        query = StoreQuery(
+            mode=request.mode,
+            limit=limit,
+            candidates=max(self.settings.candidates, limit),
+            dense_weight=self.settings.dense_weight,
+            sparse_weight=self.settings.sparse_weight,
+            rrf_k=self.settings.rrf_k,
+            conditions=conditions,
+        )
+        if request.mode is not SearchMode.SPARSE:
+            with timer.stage("embed"):
+                query.dense = self.embedder.embed([request.query])[0].tolist()
+        if request.mode is not SearchMode.DENSE:
+            with timer.stage("sparse_encode"):
+                query.sparse = self.sparse.encode_query(request.query)
+            if not query.sparse.indices:
+                # Only stopwords: nothing for BM25 to match, so hybrid becomes dense.
+                if request.mode is SearchMode.SPARSE:
+                    return SearchResult([], timer.timings_ms)
+                query.mode = SearchMode.DENSE
+        with timer.stage("search"):
+            hits = self.store.search(request.collection, query)
+        if self.reranker is not None and hits:
+            with timer.stage("rerank"):
+                hits = self.reranker.rerank(request.query, hits)
+        return SearchResult(hits[: request.top_k], timer.timings_ms)

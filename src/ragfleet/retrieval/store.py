@@ -1,0 +1,151 @@
+"""The vector store protocol shared by Qdrant Edge (embedded) and a Qdrant server.
+
+Each ragfleet collection is one Qdrant collection (``<prefix><name>``) holding a named dense vector
+``dense`` (cosine) and a named sparse vector ``sparse`` (BM25 weights, IDF modifier). Filters and
+ACL groups are applied inside the vector search, as a pre-filter of every retriever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
+from ragfleet.retrieval.filters import Condition, Exclude, Match, Range
+
+DENSE = "dense"
+SPARSE = "sparse"
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    SPARSE = "sparse"
+
+
+class FieldKind(StrEnum):
+    KEYWORD = "keyword"
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOL = "bool"
+
+
+# Payload fields indexed in every collection; metadata fields are indexed on first sight.
+BASE_INDEXES: dict[str, FieldKind] = {
+    "document_id": FieldKind.KEYWORD,
+    "version": FieldKind.KEYWORD,
+    "source": FieldKind.KEYWORD,
+    "section": FieldKind.KEYWORD,
+    "acl": FieldKind.KEYWORD,
+    "page": FieldKind.INTEGER,
+}
+
+
+@dataclass(slots=True)
+class StoreQuery:
+    mode: SearchMode
+    limit: int
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    candidates: int = 100
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    rrf_k: int = 60
+    conditions: list[Condition] = field(default_factory=list)
+
+
+class VectorStore(Protocol):
+    """What ragfleet needs from a vector database."""
+
+    def ensure_collection(self, name: str, dimensions: int) -> None: ...
+
+    def has_collection(self, name: str) -> bool: ...
+
+    def upsert(self, collection: str, points: Sequence[IndexedChunk]) -> None: ...
+
+    def delete(self, collection: str, conditions: Sequence[Condition]) -> None:
+        """Remove the points matching every condition (a no-op for a missing collection)."""
+
+    def count(self, collection: str, document_id: str | None = None) -> int: ...
+
+    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]: ...
+
+    def optimize(self, collection: str) -> None:
+        """Build indexes after a batch of writes (a no-op where the server does it)."""
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def check(self) -> None:
+        """Raise ``DependencyError`` when the store cannot serve."""
+
+    def close(self) -> None: ...
+
+
+def field_kind(value: Any) -> FieldKind | None:
+    """The payload index type for a metadata value, or None when it cannot be indexed."""
+    if isinstance(value, bool):
+        return FieldKind.BOOL
+    if isinstance(value, int):
+        return FieldKind.INTEGER
+    if isinstance(value, float):
+        return FieldKind.FLOAT
+    if isinstance(value, str) or (isinstance(value, list) and value and isinstance(value[0], str)):
+        return FieldKind.KEYWORD
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return FieldKind.INTEGER
+    return None
+
+
+def metadata_indexes(points: Iterable[IndexedChunk]) -> dict[str, FieldKind]:
+    """Index types for the user metadata keys in a batch of points."""
+    plan: dict[str, FieldKind] = {}
+    for point in points:
+        for key, value in point.payload.get("meta", {}).items():
+            kind = field_kind(value)
+            if kind is not None:
+                plan.setdefault(f"meta.{key}", kind)
+    return plan
+
+
+class FilterDialect(Protocol):
+    """The filter classes of one Qdrant client library (they share shapes, not types)."""
+
+    def match_any(self, key: str, values: list[Any]) -> Any: ...
+
+    def match_value(self, key: str, value: Any) -> Any: ...
+
+    def range(self, key: str, condition: Range) -> Any: ...
+
+    def filter(self, must: list[Any], must_not: list[Any]) -> Any: ...
+
+
+def build_filter(conditions: Sequence[Condition], dialect: FilterDialect) -> Any | None:
+    must: list[Any] = []
+    must_not: list[Any] = []
+    for condition in conditions:
+        match condition:
+            case Match(key, values) if len(values) == 1:
+                must.append(dialect.match_value(key, values[0]))
+            case Match(key, values):
+                must.append(dialect.match_any(key, list(values)))
+            case Exclude(key, values):
+                must_not.extend(dialect.match_value(key, v) for v in values)
+            case Range():
+                must.append(dialect.range(condition.key, condition))
+    if not must and not must_not:
+        return None
+    return dialect.filter(must, must_not)
+
+
+def document_filter(
+    document_id: str, *, version: str | None = None, except_version: str | None = None
+) -> list[Condition]:
+    """Conditions selecting a document's points, optionally one version or all but one."""
+    conditions: list[Condition] = [Match("document_id", (document_id,))]
+    if version is not None:
+        conditions.append(Match("version", (version,)))
+    if except_version is not None:
+        conditions.append(Exclude("version", (except_version,)))
+    return conditions

@@ -1,0 +1,99 @@
+"""Build every component from settings: the embedded default or the real services, one code path."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+
+from ragfleet.embedding import Embedder, build_embedder
+from ragfleet.generation.answerer import AnswerService
+from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.llm import ChatClient
+from ragfleet.ingest.chunker import Chunker
+from ragfleet.ingest.pipeline import IngestionService
+from ragfleet.registry.repository import Registry
+from ragfleet.retrieval.rerank import HttpReranker
+from ragfleet.retrieval.search import SearchService
+from ragfleet.retrieval.sparse import SparseEncoder
+from ragfleet.retrieval.store import VectorStore
+from ragfleet.settings import Settings
+from ragfleet.workers.inprocess import InProcessRunner
+
+logger = logging.getLogger(__name__)
+
+
+def build_store(settings: Settings) -> VectorStore:
+    if settings.qdrant.url:
+        from qdrant_client import QdrantClient
+
+        from ragfleet.retrieval.qdrant_store import QdrantVectorStore
+
+        api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
+        client = QdrantClient(
+            url=settings.qdrant.url, api_key=api_key, timeout=int(settings.qdrant.timeout_s)
+        )
+        return QdrantVectorStore(client, settings.qdrant.collection_prefix)
+    from ragfleet.retrieval.edge_store import EdgeVectorStore
+
+    return EdgeVectorStore(settings.data_dir / "qdrant", settings.qdrant.collection_prefix)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    registry: Registry
+    store: VectorStore
+    embedder: Embedder
+    ingestion: IngestionService
+    search: SearchService
+    answers: AnswerService
+    runner: InProcessRunner
+    llm: ChatClient | None
+    reranker: HttpReranker | None
+
+    def close(self) -> None:
+        self.runner.stop()
+        for closable in (self.llm, self.reranker, self.store, self.registry):
+            if closable is not None:
+                with suppress(Exception):
+                    closable.close()
+
+
+def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+    """Wire the components; migrations are applied and the job runner is started."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry(settings.database_url, settings.database.pool_size)
+    registry.migrate()
+    store = build_store(settings)
+    embedder = embedder or build_embedder(settings.embeddings)
+    retrieval = settings.retrieval
+    sparse = SparseEncoder(retrieval.bm25_k1, retrieval.bm25_b, retrieval.bm25_avg_len)
+    chunker = Chunker(settings.chunking.target_tokens, settings.chunking.overlap_tokens)
+    ingestion = IngestionService(registry, store, embedder, sparse, chunker)
+    reranker = HttpReranker(settings.reranker) if settings.reranker.base_url else None
+    search = SearchService(
+        store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
+    )
+    llm = ChatClient(settings.llm) if settings.llm.base_url else None
+    answers = AnswerService(
+        search, ExtractiveAnswerer(embedder), llm, retrieval.answer_passages
+    )
+    runner = InProcessRunner(
+        ingestion,
+        store,
+        settings.jobs.concurrency,
+        settings.jobs.batch_documents,
+        settings.jobs.queue_size,
+    )
+    runner.start()
+    logger.info(
+        "ragfleet ready: store=%s registry=%s embeddings=%s llm=%s",
+        "qdrant-server" if settings.qdrant.url else "qdrant-edge",
+        settings.database_url.split(":", 1)[0],
+        settings.embeddings.backend,
+        "configured" if llm else "extractive",
+    )
+    return Services(
+        settings, registry, store, embedder, ingestion, search, answers, runner, llm, reranker
+    )

@@ -1,0 +1,246 @@
+"""One settings object for every ragfleet process.
+
+Defaults describe the embedded deployment: everything in one process under ``data_dir``. Setting a
+URL switches that part to the real service (``RAGFLEET_QDRANT__URL``, ``RAGFLEET_DATABASE__URL``,
+``RAGFLEET_LLM__BASE_URL``, ``RAGFLEET_EMBEDDINGS__BASE_URL``, ``RAGFLEET_RERANKER__BASE_URL``).
+Nested groups are addressed with a double underscore, and a ``.env`` file in the working directory
+is read too. Kubernetes Secrets mounted under ``/run/secrets/ragfleet`` are read as files.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRETS_DIR = Path("/run/secrets/ragfleet")
+COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "example"})
+
+
+class QdrantSettings(BaseModel):
+    """Vector store. No URL: Qdrant Edge in-process under ``data_dir/qdrant``."""
+
+    url: str | None = Field(None, description="Qdrant server URL, e.g. http://qdrant:6333.")
+    api_key: SecretStr | None = Field(None, description="Qdrant API key.")
+    collection_prefix: str = Field(
+        "ragfleet_", description="Prefix of Qdrant collection names, one per ragfleet collection."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Per-request timeout against the server.")
+
+    @field_validator("collection_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_-]{0,32}", value):
+            raise ValueError("use at most 32 characters from a-z, 0-9, '_' and '-'")
+        return value
+
+
+class DatabaseSettings(BaseModel):
+    """SQL registry of documents and jobs. No URL: SQLite under ``data_dir``."""
+
+    url: str | None = Field(
+        None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db."
+    )
+    pool_size: int = Field(5, ge=1, le=100, description="Connections kept per process.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("expected a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+
+class LLMSettings(BaseModel):
+    """OpenAI-compatible chat completions (vLLM in production). No URL: extractive answers."""
+
+    base_url: str | None = Field(None, description="Base URL ending in /v1, e.g. http://vllm:8000/v1.")
+    model: str = Field("meta-llama/Llama-3.1-8B-Instruct", description="Model name to request.")
+    api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Whole-request timeout.")
+    connect_timeout_s: float = Field(2.0, gt=0, le=60, description="Connection timeout.")
+    max_tokens: int = Field(512, ge=1, le=32768, description="Answer length cap.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+
+
+class EmbeddingSettings(BaseModel):
+    """Embedding backend: the bundled local model or any OpenAI-compatible /v1/embeddings."""
+
+    backend: Literal["local", "openai"] = Field("local", description="local or openai.")
+    base_url: str | None = Field(None, description="Base URL ending in /v1 (openai backend).")
+    model: str = Field("all-MiniLM-L6-v2", description="Model name sent to the endpoint.")
+    api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
+    dimensions: int | None = Field(
+        None, ge=8, le=8192, description="Vector size; probed from the endpoint when unset."
+    )
+    batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Per-request timeout.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on transient endpoint errors.")
+    threads: int | None = Field(
+        None, ge=1, le=256, description="CPU threads for the local model (default: all cores)."
+    )
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> EmbeddingSettings:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("embeddings.base_url is required when embeddings.backend is openai")
+        return self
+
+
+class RerankerSettings(BaseModel):
+    """Optional rerank stage through an OpenAI-compatible /v1/rerank endpoint."""
+
+    base_url: str | None = Field(None, description="Base URL ending in /v1; unset disables rerank.")
+    model: str = Field("BAAI/bge-reranker-base", description="Reranker model name.")
+    api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
+    timeout_s: float = Field(5.0, gt=0, le=120, description="Per-request timeout.")
+    candidates: int = Field(30, ge=1, le=200, description="Hits sent to the reranker.")
+
+
+class ChunkingSettings(BaseModel):
+    """Structure-aware chunking. Tokens are words and punctuation marks."""
+
+    target_tokens: int = Field(180, ge=16, le=4096, description="Chunk size to aim for.")
+    overlap_tokens: int = Field(30, ge=0, le=1024, description="Carried over between chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> ChunkingSettings:
+        if self.overlap_tokens >= self.target_tokens:
+            raise ValueError("chunking.overlap_tokens must be smaller than target_tokens")
+        return self
+
+
+class RetrievalSettings(BaseModel):
+    """Search defaults and bounds."""
+
+    mode: Literal["hybrid", "dense", "sparse"] = Field("hybrid", description="Default mode.")
+    top_k: int = Field(5, ge=1, le=100, description="Hits returned when the request names none.")
+    max_top_k: int = Field(100, ge=1, le=1000, description="Largest top_k a request may ask for.")
+    candidates: int = Field(100, ge=1, le=2000, description="Candidates per retriever in hybrid.")
+    dense_weight: float = Field(1.0, ge=0, le=100, description="RRF weight of dense candidates.")
+    sparse_weight: float = Field(1.0, ge=0, le=100, description="RRF weight of sparse candidates.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="RRF rank constant.")
+    bm25_k1: float = Field(1.2, ge=0, le=10, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
+    bm25_avg_len: float = Field(
+        150.0, gt=0, description="Average chunk length in terms, used by BM25 normalisation."
+    )
+    max_query_chars: int = Field(2000, ge=16, le=100_000, description="Longest accepted query.")
+    answer_passages: int = Field(5, ge=1, le=50, description="Passages given to the answerer.")
+
+
+class LimitSettings(BaseModel):
+    """Upload bounds."""
+
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest accepted file.")
+    max_files_per_request: int = Field(100, ge=1, le=10_000, description="Files per upload.")
+
+
+class ApiKey(BaseModel):
+    """One API key and the ACL groups its holder may read (None: every document)."""
+
+    key: SecretStr
+    name: str = "default"
+    groups: list[str] | None = None
+
+
+class AuthSettings(BaseModel):
+    """Bearer API keys. Empty: /v1 is open (acceptable only on loopback)."""
+
+    api_keys: list[ApiKey] = Field(default_factory=list, description="Keys accepted on /v1.")
+
+
+class ServerSettings(BaseModel):
+    """The HTTP server started by ``ragfleet serve``."""
+
+    host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 only behind auth.")
+    port: int = Field(8000, ge=1, le=65535, description="Listen port.")
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+
+
+class JobSettings(BaseModel):
+    """In-process ingestion runner (the embedded default)."""
+
+    concurrency: int = Field(1, ge=1, le=32, description="Ingestion threads.")
+    batch_documents: int = Field(32, ge=1, le=1024, description="Documents embedded together.")
+    queue_size: int = Field(10_000, ge=1, description="Queued jobs before uploads get 503.")
+
+
+class LogSettings(BaseModel):
+    """Logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(False, description="JSON lines on stdout (set in containers).")
+
+
+class Settings(BaseSettings):
+    """Every option of ragfleet; see each group's docstring."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGFLEET_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        secrets_dir=str(SECRETS_DIR) if SECRETS_DIR.is_dir() else None,
+    )
+
+    environment: Literal["development", "staging", "production"] = "development"
+    data_dir: Path = Field(Path(".ragfleet"), description="Embedded stores live here.")
+    default_collection: str = Field("default", description="Collection used when none is named.")
+    qdrant: QdrantSettings = QdrantSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    llm: LLMSettings = LLMSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    reranker: RerankerSettings = RerankerSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    limits: LimitSettings = LimitSettings()
+    auth: AuthSettings = AuthSettings()
+    server: ServerSettings = ServerSettings()
+    jobs: JobSettings = JobSettings()
+    log: LogSettings = LogSettings()
+
+    @field_validator("default_collection")
+    @classmethod
+    def _collection(cls, value: str) -> str:
+        return validate_collection_name(value)
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        secrets = [k.key for k in self.auth.api_keys]
+        secrets += [s for s in (self.llm.api_key, self.qdrant.api_key) if s is not None]
+        if self.environment != "development":
+            for secret in secrets:
+                if secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                    raise ValueError(f"placeholder secret refused in {self.environment}")
+            if not self.auth.api_keys:
+                raise ValueError(f"auth.api_keys must be set in {self.environment}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The registry URL, defaulting to SQLite in the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+
+def validate_collection_name(value: str) -> str:
+    """Collection names become Qdrant collection names and directory names."""
+    if not COLLECTION_NAME.fullmatch(value):
+        raise ValueError(
+            "collection names are 1-63 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,65 @@
+"""Prometheus metrics, all prefixed ``ragfleet_``; labels only take bounded values.
+
+Web-latency buckets and LLM buckets differ on purpose; 5 s (the answer SLO) is a bucket edge.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WEB_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LLM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+INGEST_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+HTTP_REQUESTS = Counter(
+    "ragfleet_http_requests_total",
+    "HTTP requests by route template, method and status class.",
+    ["route", "method", "status"],
+)
+HTTP_DURATION = Histogram(
+    "ragfleet_http_request_duration_seconds",
+    "HTTP request duration by route template.",
+    ["route", "method"],
+    buckets=WEB_BUCKETS,
+)
+QUERY_STAGE_DURATION = Histogram(
+    "ragfleet_query_stage_duration_seconds",
+    "Duration of each query stage.",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
+)
+ANSWERS = Counter("ragfleet_answers_total", "Answers by mode.", ["mode"])
+LLM_FALLBACKS = Counter(
+    "ragfleet_llm_fallbacks_total", "Extractive fallbacks by reason.", ["reason"]
+)
+LLM_DURATION = Histogram(
+    "ragfleet_llm_request_duration_seconds",
+    "Chat completion duration.",
+    buckets=LLM_BUCKETS,
+)
+LLM_TTFT = Histogram(
+    "ragfleet_llm_time_to_first_token_seconds",
+    "Time to the first streamed token.",
+    buckets=LLM_BUCKETS,
+)
+LLM_TOKENS = Counter("ragfleet_llm_tokens_total", "LLM tokens by direction.", ["direction"])
+RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
+INGEST_JOBS = Counter("ragfleet_ingest_jobs_total", "Finished ingestion jobs by outcome.", ["outcome"])
+INGEST_CHUNKS = Counter("ragfleet_ingest_chunks_total", "Chunks indexed.")
+INGEST_STAGE_DURATION = Histogram(
+    "ragfleet_ingest_stage_duration_seconds",
+    "Duration of ingestion stages per batch.",
+    ["stage"],
+    buckets=INGEST_BUCKETS,
+)
+JOBS_QUEUED = Gauge("ragfleet_ingest_queue_depth", "Jobs waiting in the in-process runner.")
+
+for _mode in ("llm", "extractive"):
+    ANSWERS.labels(_mode)
+for _reason in ("not_configured", "no_passages", "timeout", "connection", "http_5xx", "http_4xx", "malformed"):
+    LLM_FALLBACKS.labels(_reason)
+for _outcome in ("succeeded", "failed"):
+    INGEST_JOBS.labels(_outcome)
+for _direction in ("prompt", "completion"):
+    LLM_TOKENS.labels(_direction)

@@ -1,0 +1,1 @@
+"""Job runners: where ingestion jobs execute."""
