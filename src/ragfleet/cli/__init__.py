@@ -1,0 +1,1 @@
+"""The ``ragfleet`` command line."""
