@@ -76,9 +76,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
     )
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
-    answers = AnswerService(
-        search, ExtractiveAnswerer(embedder), llm, retrieval.answer_passages
-    )
+    answers = AnswerService(search, ExtractiveAnswerer(embedder), llm, retrieval.answer_passages)
     runner = InProcessRunner(
         ingestion,
         store,

@@ -156,16 +156,37 @@ class AnswerService:
                 logger.warning("LLM stream failed (%s), answering extractively", exc.reason)
         if first is None:
             answer = self._extractive(prepared, reason)
-            yield "meta", {"query_id": answer.query_id, "mode": answer.mode,
-                           "fallback_reason": reason, "passages": len(prepared.passages)}
+            yield (
+                "meta",
+                {
+                    "query_id": answer.query_id,
+                    "mode": answer.mode,
+                    "fallback_reason": reason,
+                    "passages": len(prepared.passages),
+                },
+            )
             yield "token", {"text": answer.answer}
             yield "citations", {"citations": [asdict(c) for c in answer.citations]}
-            yield "done", {"mode": answer.mode, "usage": asdict(answer.usage),
-                           "timings_ms": answer.timings_ms, "finish_reason": "stop"}
+            yield (
+                "done",
+                {
+                    "mode": answer.mode,
+                    "usage": asdict(answer.usage),
+                    "timings_ms": answer.timings_ms,
+                    "finish_reason": "stop",
+                },
+            )
             return
         metrics.ANSWERS.labels("llm").inc()
-        yield "meta", {"query_id": prepared.query_id, "mode": "llm", "fallback_reason": None,
-                       "passages": len(prepared.passages)}
+        yield (
+            "meta",
+            {
+                "query_id": prepared.query_id,
+                "mode": "llm",
+                "fallback_reason": None,
+                "passages": len(prepared.passages),
+            },
+        )
         parts = [first]
         finish = "stop"
         with prepared.timer.stage("generate"):
@@ -181,5 +202,12 @@ class AnswerService:
                 yield "error", {"code": "llm_interrupted", "message": exc.message}
         text = "".join(parts)
         yield "citations", {"citations": [asdict(c) for c in cite(text, prepared.passages)]}
-        yield "done", {"mode": "llm", "usage": asdict(usage), "timings_ms": prepared.timer.timings_ms,
-                       "finish_reason": finish}
+        yield (
+            "done",
+            {
+                "mode": "llm",
+                "usage": asdict(usage),
+                "timings_ms": prepared.timer.timings_ms,
+                "finish_reason": finish,
+            },
+        )

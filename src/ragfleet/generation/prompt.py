@@ -1,4 +1,4 @@
-"""The chat prompt: instructions in the system role, numbered passages and question in the user role."""
+"""The chat prompt: instructions in the system role; passages and question in the user role."""
 
 from __future__ import annotations
 

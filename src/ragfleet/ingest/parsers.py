@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, Tag
 
 from ragfleet.domain import Block, BlockKind, MetadataValue, ParsedDocument
 from ragfleet.errors import BadInputError, EmptyDocumentError, UnsupportedDocumentError
@@ -167,7 +168,8 @@ def parse_pdf(data: bytes, name: str) -> list[ParsedDocument]:
                 for para in text.split("\n\n")
                 if para.strip()
             )
-        title = str((reader.metadata or {}).get("/Title") or "")
+        info = reader.metadata
+        title = str(info.get("/Title") or "") if info else ""
     except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise BadInputError(f"the PDF could not be read: {exc}") from exc
     if not blocks:
@@ -207,7 +209,11 @@ def parse_docx(data: bytes, name: str) -> list[ParsedDocument]:
         else:
             blocks.append(Block(BlockKind.PARAGRAPH, text))
     core_title = normalize(document.core_properties.title or "")
-    return [ParsedDocument(core_title or title or _title_from(blocks, PurePath(name).stem), name, blocks)]
+    return [
+        ParsedDocument(
+            core_title or title or _title_from(blocks, PurePath(name).stem), name, blocks
+        )
+    ]
 
 
 def _scalar_metadata(record: dict[str, Any], skip: set[str]) -> dict[str, MetadataValue]:

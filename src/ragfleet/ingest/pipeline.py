@@ -143,7 +143,9 @@ class IngestionService:
             except Exception as exc:
                 if not isinstance(exc, RagfleetError):
                     logger.exception("indexing failed in collection %s", collection)
-                message = exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
+                message = (
+                    exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
+                )
                 self._discard_new_versions(collection, items)
                 self._fail([item.job for item in items], message)
         return set(collections)
@@ -163,7 +165,9 @@ class IngestionService:
             began = time.perf_counter()
             points = [
                 IndexedChunk(
-                    point_id=chunk_point_id(item.job.document_id, item.job.content_hash, chunk.index),
+                    point_id=chunk_point_id(
+                        item.job.document_id, item.job.content_hash, chunk.index
+                    ),
                     dense=dense[row].tolist(),
                     sparse=self.sparse.encode_document(text),
                     payload=self._payload(item, chunk, now),
@@ -222,6 +226,8 @@ class IngestionService:
         row = self.registry.get_document(doc_id)
         in_flight = self.registry.active_jobs([doc_id])
         if in_flight:
-            raise ConflictError(f"document {doc_id} is being ingested by job {in_flight[doc_id].id}")
+            raise ConflictError(
+                f"document {doc_id} is being ingested by job {in_flight[doc_id].id}"
+            )
         self.store.delete(row.collection, document_filter(doc_id))
         self.registry.delete_document(doc_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +52,9 @@ def encode_document(document: ParsedDocument, acl: list[str]) -> bytes:
 
 def decode_document(data: bytes) -> tuple[ParsedDocument, list[str]]:
     body = json.loads(data)
-    blocks = [Block(BlockKind(kind), text, level, page) for kind, text, level, page in body["blocks"]]
+    blocks = [
+        Block(BlockKind(kind), text, level, page) for kind, text, level, page in body["blocks"]
+    ]
     return ParsedDocument(body["title"], body["source"], blocks, body["metadata"]), body["acl"]
 
 
@@ -221,6 +223,22 @@ class Registry:
                 query.order_by(JobRow.created_at, JobRow.id).limit(limit).offset(offset)
             ).all()
         return list(rows), total
+
+    def finished(self, job_ids: Iterable[str]) -> set[str]:
+        """The subset of ``job_ids`` that succeeded or failed."""
+        ids = list(job_ids)
+        done: set[str] = set()
+        with self.session() as session:
+            for start in range(0, len(ids), 500):
+                done.update(
+                    session.scalars(
+                        select(JobRow.id).where(
+                            JobRow.id.in_(ids[start : start + 500]),
+                            JobRow.status.not_in(ACTIVE_JOB_STATES),
+                        )
+                    ).all()
+                )
+        return done
 
     def unfinished_job_ids(self) -> list[str]:
         with self.session() as session:

@@ -12,7 +12,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
@@ -50,7 +50,9 @@ class _EdgeDialect:
         return qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
     def range(self, key: str, condition: Range) -> Any:
-        bounds = qe.RangeFloat(gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte)
+        bounds = qe.RangeFloat(
+            gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte
+        )
         return qe.FieldCondition(key=key, range=bounds)
 
     def filter(self, must: list[Any], must_not: list[Any]) -> Any:
@@ -147,6 +149,8 @@ class EdgeVectorStore:
             return
         shard = self._shard(collection)
         selector = build_filter(conditions, _DIALECT)
+        if selector is None:
+            raise ValueError("refusing to delete without conditions")
         with self._lock:
             shard.update(qe.UpdateOperation.delete_points_by_filter(selector))
 
@@ -173,8 +177,9 @@ class EdgeVectorStore:
                     qe.Prefetch(limit=query.candidates, query=dense, filter=selector),
                     qe.Prefetch(limit=query.candidates, query=sparse, filter=selector),
                 ],
-                query=qe.Fusion.Rrf(
-                    k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]
+                query=cast(
+                    Any,
+                    qe.Fusion.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]),
                 ),
                 with_payload=True,
             )
@@ -213,4 +218,3 @@ class EdgeVectorStore:
                 shard.flush()
                 shard.close()
             self._shards.clear()
-

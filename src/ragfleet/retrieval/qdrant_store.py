@@ -47,7 +47,9 @@ class _ClientDialect:
         return models.FieldCondition(key=key, match=models.MatchValue(value=value))
 
     def range(self, key: str, condition: Range) -> Any:
-        bounds = models.Range(gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte)
+        bounds = models.Range(
+            gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte
+        )
         return models.FieldCondition(key=key, range=bounds)
 
     def filter(self, must: list[Any], must_not: list[Any]) -> Any:
@@ -84,8 +86,12 @@ class QdrantVectorStore:
         if not self.has_collection(name):
             self._client.create_collection(
                 full,
-                vectors_config={DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                vectors_config={
+                    DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
         else:
             params = self._client.get_collection(full).config.params.vectors
@@ -127,6 +133,8 @@ class QdrantVectorStore:
         if not self.has_collection(collection):
             return
         selector = build_filter(conditions, _DIALECT)
+        if selector is None:
+            raise ValueError("refusing to delete without conditions")
         try:
             self._client.delete(
                 self._name(collection), models.FilterSelector(filter=selector), wait=True
@@ -152,11 +160,17 @@ class QdrantVectorStore:
                 response = self._client.query_points(
                     self._name(collection),
                     prefetch=[
-                        models.Prefetch(query=dense, using=DENSE, limit=query.candidates, filter=selector),
-                        models.Prefetch(query=sparse, using=SPARSE, limit=query.candidates, filter=selector),
+                        models.Prefetch(
+                            query=dense, using=DENSE, limit=query.candidates, filter=selector
+                        ),
+                        models.Prefetch(
+                            query=sparse, using=SPARSE, limit=query.candidates, filter=selector
+                        ),
                     ],
                     query=models.RrfQuery(
-                        rrf=models.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight])
+                        rrf=models.Rrf(
+                            k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]
+                        )
                     ),
                     limit=query.limit,
                     with_payload=True,
@@ -173,7 +187,9 @@ class QdrantVectorStore:
                 )
         except _ERRORS as exc:
             raise DependencyError("vector_store", str(exc)) from exc
-        return [SearchHit(float(p.score), str(p.id), dict(p.payload or {})) for p in response.points]
+        return [
+            SearchHit(float(p.score), str(p.id), dict(p.payload or {})) for p in response.points
+        ]
 
     def optimize(self, collection: str) -> None:
         """The server's background optimizer indexes on its own."""

@@ -33,7 +33,9 @@ class HttpReranker:
             data = post_json(self._client, "rerank", body, "reranker", retries=0)
             order = sorted(data["results"], key=lambda r: -float(r["relevance_score"]))
             ranked = [
-                SearchHit(float(r["relevance_score"]), hits[r["index"]].point_id, hits[r["index"]].payload)
+                SearchHit(
+                    float(r["relevance_score"]), hits[r["index"]].point_id, hits[r["index"]].payload
+                )
                 for r in order
                 if 0 <= int(r["index"]) < len(hits)
             ]

@@ -45,7 +45,9 @@ LLM_TTFT = Histogram(
 )
 LLM_TOKENS = Counter("ragfleet_llm_tokens_total", "LLM tokens by direction.", ["direction"])
 RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
-INGEST_JOBS = Counter("ragfleet_ingest_jobs_total", "Finished ingestion jobs by outcome.", ["outcome"])
+INGEST_JOBS = Counter(
+    "ragfleet_ingest_jobs_total", "Finished ingestion jobs by outcome.", ["outcome"]
+)
 INGEST_CHUNKS = Counter("ragfleet_ingest_chunks_total", "Chunks indexed.")
 INGEST_STAGE_DURATION = Histogram(
     "ragfleet_ingest_stage_duration_seconds",
@@ -57,7 +59,15 @@ JOBS_QUEUED = Gauge("ragfleet_ingest_queue_depth", "Jobs waiting in the in-proce
 
 for _mode in ("llm", "extractive"):
     ANSWERS.labels(_mode)
-for _reason in ("not_configured", "no_passages", "timeout", "connection", "http_5xx", "http_4xx", "malformed"):
+for _reason in (
+    "not_configured",
+    "no_passages",
+    "timeout",
+    "connection",
+    "http_5xx",
+    "http_4xx",
+    "malformed",
+):
     LLM_FALLBACKS.labels(_reason)
 for _outcome in ("succeeded", "failed"):
     INGEST_JOBS.labels(_outcome)

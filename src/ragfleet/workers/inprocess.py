@@ -116,7 +116,9 @@ class InProcessRunner:
             self._touched |= touched
             # Items still unfinished besides this batch mean more work is coming.
             drained = self._queue.unfinished_tasks <= len(jobs)
-            collections, self._touched = (self._touched, set()) if drained else (set(), self._touched)
+            collections, self._touched = (
+                (self._touched, set()) if drained else (set(), self._touched)
+            )
         for collection in collections:
             try:
                 self._store.optimize(collection)

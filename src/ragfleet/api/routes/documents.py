@@ -1,0 +1,183 @@
+"""Ingest, list, read and delete documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from ragfleet.api.deps import PrincipalDep, ServicesDep
+from ragfleet.api.schemas import (
+    AcceptedPublic,
+    DocumentCreate,
+    DocumentPublic,
+    ListEnvelope,
+    validate_metadata,
+)
+from ragfleet.domain import JobStatus, MetadataValue, ParsedDocument
+from ragfleet.errors import (
+    BadInputError,
+    DocumentTooLargeError,
+    OverloadedError,
+    UnsupportedDocumentError,
+)
+from ragfleet.ingest.parsers import parse_file, parse_text
+from ragfleet.services import Services
+from ragfleet.settings import validate_collection_name
+
+router = APIRouter(prefix="/documents", tags=["documents"])
+
+READ_CHUNK = 1024 * 1024
+
+UPLOAD_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentCreate.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "collection": {"type": "string"},
+                        "metadata": {"type": "string", "description": "JSON object"},
+                        "acl": {"type": "string", "description": "Comma-separated groups"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a larger file is refused without reading it all."""
+    if upload.size is not None and upload.size > limit:
+        raise DocumentTooLargeError(f"{upload.filename} is over the {limit}-byte upload limit")
+    parts: list[bytes] = []
+    total = 0
+    while chunk := await upload.read(READ_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise DocumentTooLargeError(f"{upload.filename} is over the {limit}-byte upload limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _form_metadata(raw: str | None) -> dict[str, MetadataValue]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"metadata is not valid JSON: {exc.msg}") from exc
+    if not isinstance(value, dict):
+        raise BadInputError("metadata must be a JSON object")
+    try:
+        return validate_metadata(value)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+async def _from_multipart(
+    request: Request, services: Services
+) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+    limits = services.settings.limits
+    async with request.form(max_files=limits.max_files_per_request) as form:
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not files:
+            raise BadInputError("send one or more files in the 'files' form field")
+        collection = form.get("collection")
+        metadata = _form_metadata(str(form.get("metadata") or "") or None)
+        acl_raw = str(form.get("acl") or "")
+        documents: list[ParsedDocument] = []
+        for upload in files:
+            data = await _read_limited(upload, limits.max_upload_bytes)
+            name = upload.filename or "upload"
+            for doc in await run_in_threadpool(parse_file, name, data):
+                doc.metadata = {**doc.metadata, **metadata}
+                documents.append(doc)
+    acl = [g.strip() for g in acl_raw.split(",") if g.strip()] or None
+    return documents, str(collection) if collection else None, acl
+
+
+async def _from_json(request: Request) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+    try:
+        body = DocumentCreate.model_validate(await request.json())
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"the body is not valid JSON: {exc.msg}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadInputError(problems) from exc
+    if not body.text.strip():
+        raise BadInputError("text is empty")
+    doc = parse_text(body.text, body.title, body.source, body.metadata)
+    return [doc], body.collection, body.acl
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ListEnvelope[AcceptedPublic],
+    openapi_extra=UPLOAD_OPENAPI,
+    operation_id="create_documents",
+    summary="Ingest files (multipart) or a text document (JSON)",
+    responses={409: {"description": "A document is already being ingested."}},
+)
+async def create_documents(
+    request: Request, services: ServicesDep, _: PrincipalDep
+) -> ListEnvelope[AcceptedPublic]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        documents, collection, acl = await _from_multipart(request, services)
+    elif content_type.startswith("application/json"):
+        documents, collection, acl = await _from_json(request)
+    else:
+        raise UnsupportedDocumentError(
+            "send multipart/form-data with files, or application/json with text"
+        )
+    try:
+        collection = validate_collection_name(collection or services.settings.default_collection)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from exc
+    if not services.runner.has_capacity(len(documents)):
+        raise OverloadedError("the ingestion queue is full; retry later")
+    accepted = await run_in_threadpool(services.ingestion.accept, documents, collection, acl)
+    services.runner.submit([a.job_id for a in accepted if a.status is JobStatus.QUEUED])
+    data = [
+        AcceptedPublic(document_id=a.document_id, job_id=a.job_id, status=a.status.value)
+        for a in accepted
+    ]
+    return ListEnvelope[AcceptedPublic](data=data, count=len(data))
+
+
+@router.get("", response_model=ListEnvelope[DocumentPublic], operation_id="list_documents")
+def list_documents(
+    services: ServicesDep,
+    _: PrincipalDep,
+    collection: Annotated[str | None, Query(max_length=63)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ListEnvelope[DocumentPublic]:
+    rows, total = services.registry.list_documents(collection, limit, offset)
+    return ListEnvelope[DocumentPublic](
+        data=[DocumentPublic.model_validate(r) for r in rows], count=total
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentPublic, operation_id="get_document")
+def get_document(document_id: str, services: ServicesDep, _: PrincipalDep) -> DocumentPublic:
+    return DocumentPublic.model_validate(services.registry.get_document(document_id))
+
+
+@router.delete(
+    "/{document_id}", status_code=204, response_class=Response, operation_id="delete_document"
+)
+def delete_document(document_id: str, services: ServicesDep, _: PrincipalDep) -> Response:
+    services.ingestion.delete(document_id)
+    return Response(status_code=204)

@@ -1,0 +1,29 @@
+"""Ingestion job status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from ragfleet.api.deps import PrincipalDep, ServicesDep
+from ragfleet.api.schemas import JobPublic, ListEnvelope
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.get("", response_model=ListEnvelope[JobPublic], operation_id="list_jobs")
+def list_jobs(
+    services: ServicesDep,
+    _: PrincipalDep,
+    status: Literal["queued", "running", "succeeded", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ListEnvelope[JobPublic]:
+    rows, total = services.registry.list_jobs(status, limit, offset)
+    return ListEnvelope[JobPublic](data=[JobPublic.model_validate(r) for r in rows], count=total)
+
+
+@router.get("/{job_id}", response_model=JobPublic, operation_id="get_job")
+def get_job(job_id: str, services: ServicesDep, _: PrincipalDep) -> JobPublic:
+    return JobPublic.model_validate(services.registry.get_job(job_id))

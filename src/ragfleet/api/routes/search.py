@@ -1,0 +1,91 @@
+"""Search and question answering."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from ragfleet.api.deps import Principal, PrincipalDep, ServicesDep
+from ragfleet.api.schemas import HitPublic, QueryBody, QueryResponse, SearchBody, SearchResponse
+from ragfleet.domain import SearchHit
+from ragfleet.retrieval.search import SearchRequest
+from ragfleet.retrieval.store import SearchMode
+from ragfleet.services import Services
+
+router = APIRouter(tags=["search"])
+
+
+def _request(
+    services: Services,
+    principal: Principal,
+    query: str,
+    body: SearchBody | QueryBody,
+    default_top_k: int,
+) -> SearchRequest:
+    settings = services.settings
+    return SearchRequest(
+        query=query,
+        collection=body.collection or settings.default_collection,
+        top_k=body.top_k if body.top_k is not None else default_top_k,
+        mode=SearchMode(body.mode or settings.retrieval.mode),
+        filters=body.filters,
+        groups=principal.groups,
+    )
+
+
+def _hit(hit: SearchHit) -> HitPublic:
+    payload = hit.payload
+    page = payload.get("page")
+    return HitPublic(
+        score=hit.score,
+        document_id=hit.document_id,
+        chunk_id=hit.point_id,
+        title=str(payload.get("title", "")),
+        section=str(payload.get("section", "")),
+        source=str(payload.get("source", "")),
+        page=int(page) if page is not None else None,
+        text=hit.text,
+        metadata=dict(payload.get("meta") or {}),
+    )
+
+
+@router.post("/search", response_model=SearchResponse, operation_id="search")
+def search(body: SearchBody, services: ServicesDep, principal: PrincipalDep) -> SearchResponse:
+    request = _request(services, principal, body.query, body, services.settings.retrieval.top_k)
+    result = services.search.search(request)
+    hits = [_hit(h) for h in result.hits]
+    return SearchResponse(
+        data=hits, count=len(hits), mode=request.mode, timings_ms=result.timings_ms
+    )
+
+
+def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+    for name, data in events:
+        yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post(
+    "/query",
+    response_model=QueryResponse,
+    operation_id="query",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON or SSE."}},
+)
+async def query(
+    body: QueryBody, services: ServicesDep, principal: PrincipalDep
+) -> QueryResponse | StreamingResponse:
+    top_k = body.top_k if body.top_k is not None else services.settings.retrieval.answer_passages
+    request = _request(services, principal, body.question, body, top_k)
+    prepared = await run_in_threadpool(services.answers.prepare, request)
+    if body.stream:
+        return StreamingResponse(
+            _sse(services.answers.stream(prepared)),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    answer = await run_in_threadpool(services.answers.answer, prepared)
+    return QueryResponse.model_validate(answer, from_attributes=True)

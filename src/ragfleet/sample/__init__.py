@@ -1,0 +1,1 @@
+"""A small corpus about ragfleet itself, indexed by ``ragfleet serve`` on first start."""
