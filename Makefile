@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[local,dev,gitops]'
+	$(BIN)/pip install --quiet -e '.[local,dev]'
 	touch $@
 
 run: $(VENV)/.installed  ## Install and serve the API on the embedded default with the sample corpus.

@@ -22,7 +22,10 @@ BACKOFF_CAP_S = 5.0
 
 
 def build_client(
-    base_url: str, api_key: SecretStr | None, timeout_s: float, connect_timeout_s: float = CONNECT_TIMEOUT_S
+    base_url: str,
+    api_key: SecretStr | None,
+    timeout_s: float,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
 ) -> httpx.Client:
     headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
     return httpx.Client(
@@ -60,7 +63,9 @@ def post_json(
             if not transient or attempt == retries:
                 raise DependencyError(dependency, describe(exc)) from exc
             delay = backoff_delay(attempt)
-            logger.warning("%s failed (%s); retry %d in %.2fs", dependency, describe(exc), attempt + 1, delay)
+            logger.warning(
+                "%s failed (%s); retry %d in %.2fs", dependency, describe(exc), attempt + 1, delay
+            )
             time.sleep(delay)
     raise AssertionError("unreachable")
 

@@ -59,7 +59,9 @@ class DatabaseSettings(BaseModel):
 class LLMSettings(BaseModel):
     """OpenAI-compatible chat completions (vLLM in production). No URL: extractive answers."""
 
-    base_url: str | None = Field(None, description="Base URL ending in /v1, e.g. http://vllm:8000/v1.")
+    base_url: str | None = Field(
+        None, description="Base URL ending in /v1, e.g. http://vllm:8000/v1."
+    )
     model: str = Field("meta-llama/Llama-3.1-8B-Instruct", description="Model name to request.")
     api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
     timeout_s: float = Field(30.0, gt=0, le=600, description="Whole-request timeout.")
@@ -152,7 +154,11 @@ class ApiKey(BaseModel):
 class AuthSettings(BaseModel):
     """Bearer API keys. Empty: /v1 is open (acceptable only on loopback)."""
 
-    api_keys: list[ApiKey] = Field(default_factory=list, description="Keys accepted on /v1.")
+    api_keys: list[ApiKey] = Field(
+        default_factory=list,
+        description='Keys accepted on /v1, as JSON: [{"key": "...", "name": "web", '
+        '"groups": ["eng"]}]; groups null means every document.',
+    )
 
 
 class ServerSettings(BaseModel):
@@ -174,7 +180,7 @@ class JobSettings(BaseModel):
 class LogSettings(BaseModel):
     """Logging."""
 
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     json_format: bool = Field(False, description="JSON lines on stdout (set in containers).")
 
 
@@ -189,7 +195,10 @@ class Settings(BaseSettings):
         secrets_dir=str(SECRETS_DIR) if SECRETS_DIR.is_dir() else None,
     )
 
-    environment: Literal["development", "staging", "production"] = "development"
+    environment: Literal["development", "staging", "production"] = Field(
+        "development",
+        description="Outside development, API keys are required and placeholder secrets refused.",
+    )
     data_dir: Path = Field(Path(".ragfleet"), description="Embedded stores live here.")
     default_collection: str = Field("default", description="Collection used when none is named.")
     qdrant: QdrantSettings = QdrantSettings()

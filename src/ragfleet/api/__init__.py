@@ -1,1 +1,3 @@
 """The HTTP API (FastAPI)."""
+
+API_PREFIX = "/v1"

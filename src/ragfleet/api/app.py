@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ragfleet import __version__
@@ -41,10 +41,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Ingest documents, search them and answer questions with citations.",
         lifespan=lifespan,
     )
-    v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+    # Resource routers carry the /v1 prefix themselves, so route templates (metric labels)
+    # are the full paths.
     for module in (documents, jobs, search):
-        v1.include_router(module.router)
-    app.include_router(v1)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     errors.install(app)
     app.add_middleware(ObservabilityMiddleware)

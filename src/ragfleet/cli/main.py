@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import glob
 import json
-import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -47,6 +46,7 @@ app.add_typer(eval_app, name="eval")
 deploy_commands.register(app)
 
 console = Console()
+# Progress and diagnostics go to stderr so that --json output stays parseable.
 errors = Console(stderr=True)
 
 CollectionOpt = Annotated[
@@ -79,7 +79,7 @@ def open_services(settings: Settings) -> Iterator[Services]:
     """Build the components and turn domain errors into a message and exit code 1."""
     services: Services | None = None
     try:
-        with console.status("Loading models and stores…"):
+        with errors.status("Loading models and stores…"):
             services = build_services(settings)
         yield services
     except RagfleetError as exc:
@@ -131,7 +131,7 @@ def wait_for_jobs(services: Services, job_ids: list[str], label: str) -> None:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=errors) as progress:
         task = progress.add_task(label, total=len(job_ids))
         while pending:
             services.runner.wait_idle(timeout=0.5)
@@ -211,6 +211,14 @@ def serve(
             log_config=None,
             access_log=False,
         )
+
+
+@app.command()
+def config() -> None:
+    """Print every setting as a Markdown table: environment variable, type, default, meaning."""
+    from ragfleet.settings_doc import markdown_table
+
+    sys.stdout.write(markdown_table())
 
 
 @app.command()
@@ -364,7 +372,7 @@ def eval_beir(
         ingest_documents(services, documents, name, f"Indexing {len(documents)} documents")
         ingest_seconds = time.perf_counter() - began
         for search_mode in modes:
-            with Progress(*Progress.get_default_columns(), console=console) as progress:
+            with Progress(*Progress.get_default_columns(), console=errors) as progress:
                 task = progress.add_task(f"{search_mode.value} queries", total=len(dataset.queries))
 
                 def run(text: str, m: SearchMode = search_mode) -> list:  # type: ignore[type-arg]
@@ -392,8 +400,3 @@ def eval_beir(
             f"{row['latency_p95_ms']:.1f}",
         )
     console.print(table)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    logging.captureWarnings(True)
-    app()

@@ -20,14 +20,15 @@ class _Piece:
     tokens: int
     atomic: bool
     page: int | None
+    block: int = 0
     carried: bool = False
 
 
-def _units(block: Block, target: int) -> list[_Piece]:
+def _units(block: Block, number: int, target: int) -> list[_Piece]:
     """A block as pieces that each fit the target, unless the block is atomic."""
     tokens = count_tokens(block.text)
     if block.atomic or tokens <= target:
-        return [_Piece(block.text, tokens, block.atomic, block.page)]
+        return [_Piece(block.text, tokens, block.atomic, block.page, number)]
     pieces: list[_Piece] = []
     for sentence in split_sentences(block.text):
         words = sentence.split(" ")
@@ -35,7 +36,7 @@ def _units(block: Block, target: int) -> list[_Piece]:
         step = max(1, len(words) * target // max(count_tokens(sentence), 1))
         for start in range(0, len(words), step):
             text = " ".join(words[start : start + step])
-            pieces.append(_Piece(text, count_tokens(text), False, block.page))
+            pieces.append(_Piece(text, count_tokens(text), False, block.page, number))
     return pieces
 
 
@@ -55,7 +56,9 @@ class Chunker:
             if current:
                 section = " > ".join(text for _, text in path)
                 page = next((p.page for p in current if p.page is not None), None)
-                text = "\n\n".join(p.text for p in current)
+                text = current[0].text
+                for before, piece in zip(current, current[1:], strict=False):
+                    text += (" " if piece.block == before.block else "\n\n") + piece.text
                 chunks.append(Chunk(len(chunks), text, section, page))
 
         def close(carry: bool) -> None:
@@ -70,14 +73,14 @@ class Chunker:
                         size = count_tokens(sentence)
                         if size > budget:
                             break
-                        tail.insert(0, _Piece(sentence, size, False, piece.page, carried=True))
+                        tail.insert(0, _Piece(sentence, size, False, piece.page, piece.block, True))
                         budget -= size
                     else:
                         continue
                     break
             current[:] = tail
 
-        for block in document.blocks:
+        for number, block in enumerate(document.blocks):
             if block.kind is BlockKind.HEADING:
                 if self._has_content(current):
                     close(carry=False)
@@ -86,7 +89,7 @@ class Chunker:
                     path.pop()
                 path.append((block.level, block.text))
                 continue
-            for piece in _units(block, self.target):
+            for piece in _units(block, number, self.target):
                 size = sum(p.tokens for p in current)
                 if self._has_content(current) and size + piece.tokens > self.target:
                     close(carry=not piece.atomic)

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
 from ragfleet.api.schemas import (
     AcceptedPublic,
@@ -29,7 +30,7 @@ from ragfleet.ingest.parsers import parse_file, parse_text
 from ragfleet.services import Services
 from ragfleet.settings import validate_collection_name
 
-router = APIRouter(prefix="/documents", tags=["documents"])
+router = APIRouter(prefix=f"{API_PREFIX}/documents", tags=["documents"])
 
 READ_CHUNK = 1024 * 1024
 

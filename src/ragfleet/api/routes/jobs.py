@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
 from ragfleet.api.schemas import JobPublic, ListEnvelope
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
 
 @router.get("", response_model=ListEnvelope[JobPublic], operation_id="list_jobs")

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import Principal, PrincipalDep, ServicesDep
 from ragfleet.api.schemas import HitPublic, QueryBody, QueryResponse, SearchBody, SearchResponse
 from ragfleet.domain import SearchHit
@@ -17,7 +18,7 @@ from ragfleet.retrieval.search import SearchRequest
 from ragfleet.retrieval.store import SearchMode
 from ragfleet.services import Services
 
-router = APIRouter(tags=["search"])
+router = APIRouter(prefix=API_PREFIX, tags=["search"])
 
 
 def _request(

@@ -1,0 +1,143 @@
+"""Search latency over loopback HTTP, against the same search in-process.
+
+    python bench/latency.py ../shared/data/beir/scifact --data-dir DIR [--requests 300]
+
+DIR must hold an index built by ``ragfleet eval beir`` (collection ``beir-scifact``). The script
+first times the search service in-process, then starts ``ragfleet serve`` on a free loopback
+port (Qdrant Edge is single-process, so never both at once) and replays the SciFact queries with
+1 client and with 8 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from ragfleet.evaluation.beir import load
+from ragfleet.retrieval.search import SearchRequest
+from ragfleet.retrieval.store import SearchMode
+from ragfleet.services import build_services
+from ragfleet.settings import Settings
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {
+        "p50_ms": at(0.5),
+        "p95_ms": at(0.95),
+        "p99_ms": at(0.99),
+        "mean_ms": round(statistics.mean(ordered) * 1000, 2),
+    }
+
+
+def in_process(data_dir: Path, collection: str, queries: list[str]) -> dict[str, float]:
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    services = build_services(settings)
+    try:
+        samples = []
+        for text in queries:
+            began = time.perf_counter()
+            services.search.search(SearchRequest(text, collection, 10, SearchMode.HYBRID))
+            samples.append(time.perf_counter() - began)
+    finally:
+        services.close()
+    return percentiles(samples)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_run(url: str, collection: str, queries: list[str], clients: int) -> dict[str, float]:
+    samples: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    parts = [queries[i::clients] for i in range(clients)]
+
+    def worker(part: list[str]) -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for text in part:
+                began = time.perf_counter()
+                response = client.post(
+                    "/v1/search", json={"query": text, "collection": collection, "top_k": 10}
+                )
+                elapsed = time.perf_counter() - began
+                with lock:
+                    samples.append(elapsed)
+                    errors += response.status_code != 200
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(part,)) for part in parts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return {
+        **percentiles(samples),
+        "requests_per_s": round(len(samples) / wall, 1),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--collection", default="beir-scifact")
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+
+    dataset = load(args.dataset, "test")
+    queries = (list(dataset.queries.values()) * 10)[: args.requests]
+    report: dict[str, object] = {
+        "in_process_hybrid": in_process(args.data_dir, args.collection, queries)
+    }
+
+    port = free_port()
+    env = {**os.environ, "RAGFLEET_DATA_DIR": str(args.data_dir), "RAGFLEET_LOG__LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ragfleet.cli", "serve", "--no-sample", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise SystemExit("the server did not become ready")
+        http_run(url, args.collection, queries[:20], 1)  # warm up
+        report["http_hybrid_1_client"] = http_run(url, args.collection, queries, 1)
+        report["http_hybrid_8_clients"] = http_run(url, args.collection, queries, 8)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""``python -m ragfleet.cli``: the same CLI as the ``ragfleet`` command."""
+
+from ragfleet.cli.main import app
+
+app()

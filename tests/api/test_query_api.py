@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragfleet.api.app import create_app
+from ragfleet.embedding import Embedder
+from ragfleet.services import build_services
+from tests.conftest import ingest_text, make_settings
+from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+from tests.utils.llm_stub import StubState, llm_stub
+
+QUESTION = {"question": "How do I install ragfleet on Linux?"}
+
+
+def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
+    parsed = []
+    for block in response.text.strip().split("\n\n"):
+        name, data = block.split("\n", 1)
+        parsed.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return parsed
+
+
+def test_extractive_answer_without_llm(client: TestClient) -> None:
+    ingest_text(client, GUIDE_MD, source="guide")
+    ingest_text(client, ASTRONOMY_MD, source="astro")
+    body = client.post("/v1/query", json=QUESTION).json()
+    assert body["mode"] == "extractive" and body["fallback_reason"] == "not_configured"
+    assert "pip" in body["answer"] and "[1]" in body["answer"]
+    assert body["citations"][0]["title"] == "Guide"
+    assert body["citations"][0]["section"] == "Guide > Install > Linux"
+    assert {"retrieve", "generate"} <= set(body["timings_ms"])
+
+
+def test_no_passages(client: TestClient) -> None:
+    body = client.post("/v1/query", json=QUESTION).json()
+    assert body["mode"] == "extractive" and body["citations"] == []
+
+
+@pytest.fixture
+def llm(tmp_path: Path, embedder: Embedder) -> Iterator[tuple[TestClient, StubState]]:
+    with llm_stub() as (url, state):
+        settings = make_settings(tmp_path, llm={"base_url": url, "timeout_s": 1.0, "model": "stub"})
+        services = build_services(settings, embedder)
+        with TestClient(create_app(services=services)) as client:
+            ingest_text(client, GUIDE_MD, source="guide")
+            yield client, state
+        services.close()
+
+
+def test_llm_answer_with_citations(llm: tuple[TestClient, StubState]) -> None:
+    client, state = llm
+    body = client.post("/v1/query", json=QUESTION).json()
+    assert body["mode"] == "llm" and body["fallback_reason"] is None
+    assert body["answer"] == "Install it with pip [1]."
+    assert body["citations"][0]["n"] == 1 and body["citations"][0]["title"] == "Guide"
+    assert body["usage"] == {"prompt_tokens": 42, "completion_tokens": 7}
+    sent = state.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert "[1] Guide > Guide > Install > Linux" in sent[1]["content"]
+    assert "How do I install" in sent[1]["content"]
+
+
+def test_llm_stream(llm: tuple[TestClient, StubState]) -> None:
+    client, _ = llm
+    response = client.post("/v1/query", json={**QUESTION, "stream": True})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    stream = events(response)
+    names = [name for name, _ in stream]
+    assert names == ["meta", "token", "token", "token", "citations", "done"]
+    assert stream[0][1]["mode"] == "llm"
+    assert "".join(d["text"] for n, d in stream if n == "token") == "Install it with pip [1]."
+    assert stream[-2][1]["citations"][0]["n"] == 1
+    assert stream[-1][1]["usage"] == {"prompt_tokens": 42, "completion_tokens": 3}
+
+
+@pytest.mark.parametrize(("behaviour", "reason"), [("error", "http_5xx"), ("slow", "timeout")])
+@pytest.mark.parametrize("stream", [False, True])
+def test_llm_failures_fall_back(
+    llm: tuple[TestClient, StubState], behaviour: str, reason: str, stream: bool
+) -> None:
+    client, state = llm
+    state.behaviour = behaviour
+    response = client.post("/v1/query", json={**QUESTION, "stream": stream})
+    assert response.status_code == 200
+    if stream:
+        meta = events(response)[0][1]
+        assert (meta["mode"], meta["fallback_reason"]) == ("extractive", reason)
+    else:
+        body = response.json()
+        assert (body["mode"], body["fallback_reason"]) == ("extractive", reason)
+        assert "pip" in body["answer"] and body["citations"]
+
+
+def test_stream_broken_midway_reports_error(llm: tuple[TestClient, StubState]) -> None:
+    client, state = llm
+    state.behaviour = "break"
+    stream = events(client.post("/v1/query", json={**QUESTION, "stream": True}))
+    names = [name for name, _ in stream]
+    assert names == ["meta", "token", "token", "error", "citations", "done"]
+    assert stream[-1][1]["finish_reason"] == "error"
+
+
+def test_connection_refused_falls_back(tmp_path: Path, embedder: Embedder) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = make_settings(tmp_path, llm={"base_url": f"http://127.0.0.1:{port}/v1"})
+    services = build_services(settings, embedder)
+    try:
+        with TestClient(create_app(services=services)) as client:
+            ingest_text(client, GUIDE_MD, source="guide")
+            body = client.post("/v1/query", json=QUESTION).json()
+            assert (body["mode"], body["fallback_reason"]) == ("extractive", "connection")
+    finally:
+        services.close()
+
+
+def test_bad_question(client: TestClient) -> None:
+    response = client.post("/v1/query", json={"question": "q" * 5000, "stream": True})
+    assert response.status_code == 400 and response.json()["code"] == "bad_input"

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ragfleet.api.app import create_app
+from ragfleet.embedding import Embedder
+from ragfleet.services import build_services
+from tests.conftest import ingest_text, make_settings
+from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+
+
+@pytest.fixture
+def indexed(client: TestClient) -> TestClient:
+    ingest_text(client, GUIDE_MD, source="guide", metadata={"lang": "en", "year": 2024})
+    ingest_text(client, ASTRONOMY_MD, source="astro", metadata={"lang": "fr", "year": 2019})
+    return client
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "sparse"])
+def test_modes_rank_the_relevant_chunk_first(indexed: TestClient, mode: str) -> None:
+    body = indexed.post("/v1/search", json={"query": "largest planet", "mode": mode}).json()
+    assert body["mode"] == mode
+    top = body["data"][0]
+    assert top["title"] == "Astronomy" and "Jupiter" in top["text"]
+    assert set(top) >= {"score", "document_id", "chunk_id", "section", "metadata"}
+    assert "search" in body["timings_ms"]
+
+
+def test_filters(indexed: TestClient) -> None:
+    def titles(filters: dict[str, object]) -> set[str]:
+        body = indexed.post("/v1/search", json={"query": "planet install", "filters": filters})
+        assert body.status_code == 200, body.text
+        return {hit["title"] for hit in body.json()["data"]}
+
+    assert titles({"lang": "fr"}) == {"Astronomy"}
+    assert titles({"year": {"gte": 2020}}) == {"Guide"}
+    assert titles({"lang": ["en", "fr"]}) == {"Guide", "Astronomy"}
+    assert titles({"lang": "de"}) == set()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"query": ""}, 422, "validation_error"),
+        ({"query": "x" * 3000}, 400, "bad_input"),
+        ({"query": "x", "top_k": 0}, 400, "bad_input"),
+        ({"query": "x", "top_k": 1000}, 400, "bad_input"),
+        ({"query": "x", "mode": "fuzzy"}, 422, "validation_error"),
+        ({"query": "x", "filters": {"bad key": 1}}, 422, "invalid_filter"),
+        ({"query": "x", "filters": {"year": {"between": 1}}}, 422, "invalid_filter"),
+        ({"query": "x", "filters": {"year": {"gte": "2020"}}}, 422, "invalid_filter"),
+        ({"query": "x", "filters": {"tags": []}}, 422, "invalid_filter"),
+        ({"query": "x", "filters": {"tags": [{"a": 1}]}}, 422, "invalid_filter"),
+        ({"query": "x", "collection": "../etc"}, 422, "validation_error"),
+        ({"query": "x", "extra": True}, 422, "validation_error"),
+    ],
+)
+def test_bad_searches(indexed: TestClient, body: dict[str, object], status: int, code: str) -> None:
+    response = indexed.post("/v1/search", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+def test_unknown_collection_is_empty(client: TestClient) -> None:
+    body = client.post(
+        "/v1/search", json={"query": "anything", "collection": "nothing-here"}
+    ).json()
+    assert body["data"] == [] and body["count"] == 0
+
+
+@pytest.fixture
+def secured(tmp_path: Path, embedder: Embedder) -> Iterator[TestClient]:
+    keys = [
+        {"key": "admin-key-123", "name": "admin"},
+        {"key": "eng-key-456", "name": "eng", "groups": ["engineering"]},
+    ]
+    services = build_services(make_settings(tmp_path, auth={"api_keys": keys}), embedder)
+    with TestClient(create_app(services=services)) as client:
+        client.headers["Authorization"] = "Bearer admin-key-123"
+        ingest_text(client, ASTRONOMY_MD, source="public")
+        ingest_text(
+            client, "# Salaries\n\nThe planet team salaries are secret.", source="hr", acl=["hr"]
+        )
+        yield client
+    services.close()
+
+
+def test_api_keys_are_required(secured: TestClient) -> None:
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+        response = secured.post("/v1/search", json={"query": "planet"}, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthorized"
+    assert secured.get("/healthz", headers={"Authorization": ""}).status_code == 200
+
+
+def test_acl_groups_filter_inside_search(secured: TestClient) -> None:
+    def sources(key: str) -> set[str]:
+        body = secured.post(
+            "/v1/search",
+            json={"query": "planet salaries"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        return {hit["source"] for hit in body["data"]}
+
+    assert sources("admin-key-123") == {"public", "hr"}
+    assert sources("eng-key-456") == {"public"}

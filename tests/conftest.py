@@ -1,0 +1,85 @@
+"""Shared fixtures: real components on a temporary data directory."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from ragfleet.api.app import create_app
+from ragfleet.embedding import Embedder, build_embedder
+from ragfleet.services import Services, build_services
+from ragfleet.settings import EmbeddingSettings, Settings
+
+POSTGRES_URL = os.environ.get(
+    "RAGFLEET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The bundled model, loaded once for the whole run."""
+    return build_embedder(EmbeddingSettings())
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def services(settings: Settings, embedder: Embedder) -> Iterator[Services]:
+    built = build_services(settings, embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def ingest_text(client: TestClient, text: str, **fields: Any) -> dict[str, Any]:
+    response = client.post("/v1/documents", json={"text": text, **fields})
+    assert response.status_code == 202, response.text
+    accepted: dict[str, Any] = response.json()["data"][0]
+    return {**accepted, "job": wait_for_job(client, accepted["job_id"])}
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema on the real PostgreSQL server, dropped afterwards."""
+    schema = f"ragfleet_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required: {exc}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from ragfleet.domain import SearchHit
+from ragfleet.embedding import Embedder
+from ragfleet.generation.answerer import cite
+from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.prompt import SYSTEM_PROMPT, build_messages
+
+
+def hit(n: int, text: str) -> SearchHit:
+    payload = {"document_id": f"d{n}", "title": f"T{n}", "section": "", "text": text, "page": n}
+    return SearchHit(1.0 / n, f"c{n}", payload)
+
+
+PASSAGES = [
+    hit(1, "The cafeteria opens at noon. Lunch is served until two."),
+    hit(2, "Qdrant stores vectors. It supports payload filters on every query."),
+]
+
+
+def test_cite_maps_markers_in_order_and_ignores_unknown_numbers() -> None:
+    citations = cite("Filters exist [2]. Noon [1][2]. Bogus [7].", PASSAGES)
+    assert [(c.n, c.document_id, c.chunk_id, c.page) for c in citations] == [
+        (2, "d2", "c2", 2),
+        (1, "d1", "c1", 1),
+    ]
+
+
+def test_prompt_keeps_instructions_out_of_the_user_turn() -> None:
+    system, user = build_messages("When is lunch?", PASSAGES)
+    assert system == {"role": "system", "content": SYSTEM_PROMPT}
+    assert user["role"] == "user"
+    assert "[1] T1\nThe cafeteria" in user["content"] and "[2] T2" in user["content"]
+    assert user["content"].endswith("Question: When is lunch?")
+
+
+def test_extractive_picks_supported_sentences(embedder: Embedder) -> None:
+    answerer = ExtractiveAnswerer(embedder, sentences=1)
+    answer = answerer.answer("Can Qdrant filter payloads?", PASSAGES)
+    assert answer == "It supports payload filters on every query. [2]"

@@ -1,0 +1,90 @@
+"""A real HTTP server on loopback speaking OpenAI chat completions, standing in for vLLM.
+
+``behaviour`` decides each response: ``ok`` answers citing passage [1], ``error`` answers 500,
+``slow`` sleeps past the client's timeout, ``break`` streams two tokens then drops the
+connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ANSWER_TOKENS = ["Install it", " with pip", " [1]."]
+
+
+class StubState:
+    def __init__(self) -> None:
+        self.behaviour = "ok"
+        self.requests: list[dict[str, Any]] = []
+
+
+def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Silence the default stderr log."""
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._json(200, {"data": [{"id": "stub-model"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state.requests.append(body)
+            if state.behaviour == "error":
+                self._json(500, {"error": "boom"})
+                return
+            if state.behaviour == "slow":
+                time.sleep(3)
+                self._json(200, {})
+                return
+            if not body.get("stream"):
+                self._json(
+                    200,
+                    {
+                        "choices": [{"message": {"content": "".join(ANSWER_TOKENS)}}],
+                        "usage": {"prompt_tokens": 42, "completion_tokens": 7},
+                    },
+                )
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            tokens = ANSWER_TOKENS[:2] if state.behaviour == "break" else ANSWER_TOKENS
+            for token in tokens:
+                chunk = {"choices": [{"delta": {"content": token}}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            if state.behaviour == "break":
+                self.wfile.write(b"data: {not json\n\n")
+                return
+            usage = {"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": 3}}
+            self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+
+    return Handler
+
+
+@contextmanager
+def llm_stub() -> Iterator[tuple[str, StubState]]:
+    """Yield the server's /v1 base URL and its state."""
+    state = StubState()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
+    finally:
+        server.shutdown()
+        server.server_close()
