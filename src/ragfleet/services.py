@@ -54,7 +54,7 @@ class Services:
 
     def close(self) -> None:
         self.runner.stop()
-        for closable in (self.llm, self.reranker, self.store, self.registry):
+        for closable in (self.llm, self.reranker, self.embedder, self.store, self.registry):
             if closable is not None:
                 with suppress(Exception):
                     closable.close()
@@ -76,7 +76,9 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
     )
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
-    answers = AnswerService(search, ExtractiveAnswerer(embedder), llm, retrieval.answer_passages)
+    answers = AnswerService(
+        search, ExtractiveAnswerer(embedder, sparse), llm, retrieval.answer_passages
+    )
     runner = InProcessRunner(
         ingestion,
         store,

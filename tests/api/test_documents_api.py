@@ -91,6 +91,9 @@ class FailingEmbedder:
     def check(self) -> None:
         self.inner.check()
 
+    def close(self) -> None:
+        self.inner.close()
+
 
 def test_failed_reingest_keeps_previous_version(tmp_path: Path, embedder: Embedder) -> None:
     services = build_services(make_settings(tmp_path), FailingEmbedder(embedder))  # type: ignore[arg-type]

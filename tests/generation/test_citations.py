@@ -5,6 +5,7 @@ from ragfleet.embedding import Embedder
 from ragfleet.generation.answerer import cite
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.prompt import SYSTEM_PROMPT, build_messages
+from ragfleet.retrieval.sparse import SparseEncoder
 
 
 def hit(n: int, text: str) -> SearchHit:
@@ -35,6 +36,6 @@ def test_prompt_keeps_instructions_out_of_the_user_turn() -> None:
 
 
 def test_extractive_picks_supported_sentences(embedder: Embedder) -> None:
-    answerer = ExtractiveAnswerer(embedder, sentences=1)
+    answerer = ExtractiveAnswerer(embedder, SparseEncoder(), sentences=1)
     answer = answerer.answer("Can Qdrant filter payloads?", PASSAGES)
     assert answer == "It supports payload filters on every query. [2]"

@@ -1,26 +1,38 @@
-"""A real HTTP server on loopback speaking OpenAI chat completions, standing in for vLLM.
+"""A real HTTP server on loopback speaking the OpenAI API, standing in for vLLM.
 
-``behaviour`` decides each response: ``ok`` answers citing passage [1], ``error`` answers 500,
-``slow`` sleeps past the client's timeout, ``break`` streams two tokens then drops the
-connection.
+Chat completions (plain and streaming), embeddings (bag-of-words vectors, so similar words score
+high) and rerank. ``behaviour`` decides each response: ``ok``; ``error`` answers 500; ``slow``
+sleeps past the client's timeout; ``break`` streams two tokens then sends garbage. ``failures``
+makes that many requests answer 503 before the behaviour applies (a transient fault).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER_TOKENS = ["Install it", " with pip", " [1]."]
+EMBEDDING_SIZE = 64
+
+
+def bag_of_words(text: str) -> list[float]:
+    vector = [0.0] * EMBEDDING_SIZE
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vector[zlib.crc32(word.encode()) % EMBEDDING_SIZE] += 1.0
+    return vector
 
 
 class StubState:
     def __init__(self) -> None:
         self.behaviour = "ok"
+        self.failures = 0
         self.requests: list[dict[str, Any]] = []
 
 
@@ -43,12 +55,34 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.requests.append(body)
+            if state.failures > 0:
+                state.failures -= 1
+                self._json(503, {"error": "warming up"})
+                return
             if state.behaviour == "error":
                 self._json(500, {"error": "boom"})
                 return
             if state.behaviour == "slow":
                 time.sleep(3)
                 self._json(200, {})
+                return
+            if self.path.endswith("/embeddings"):
+                data = [
+                    {"index": i, "embedding": bag_of_words(text)}
+                    for i, text in reversed(list(enumerate(body["input"])))
+                ]
+                self._json(200, {"data": data})
+                return
+            if self.path.endswith("/rerank"):
+                query = set(re.findall(r"[a-z0-9]+", body["query"].lower()))
+                results = [
+                    {
+                        "index": i,
+                        "relevance_score": len(query & set(re.findall(r"[a-z0-9]+", d.lower()))),
+                    }
+                    for i, d in enumerate(body["documents"])
+                ]
+                self._json(200, {"results": results})
                 return
             if not body.get("stream"):
                 self._json(

@@ -175,8 +175,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     sample: Annotated[
-        bool, typer.Option(help="Index the bundled sample corpus when the store is empty.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Index the bundled sample corpus when the store is empty "
+            "(default: only in the development environment)."
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP API (docs at /docs); jobs run in this process unless a queue is set."""
     import uvicorn
@@ -187,7 +191,7 @@ def serve(
     host = host or settings.server.host
     port = port or settings.server.port
     with open_services(settings) as services:
-        if sample:
+        if sample if sample is not None else settings.environment == "development":
             count = ingest_sample(services)
             if count:
                 console.print(

@@ -27,6 +27,8 @@ class Embedder(Protocol):
     def check(self) -> None:
         """Raise ``DependencyError`` when the backend cannot embed."""
 
+    def close(self) -> None: ...
+
 
 def build_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "openai":

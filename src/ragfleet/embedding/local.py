@@ -83,6 +83,9 @@ class LocalEmbedder:
     def check(self) -> None:
         """The model is in memory; nothing can go away."""
 
+    def close(self) -> None:
+        """The model stays loaded for the life of the process (it is shared)."""
+
 
 @lru_cache(maxsize=1)
 def load_local_embedder(batch_size: int, threads: int | None) -> LocalEmbedder:

@@ -1,7 +1,8 @@
 """Extractive answers: the sentences of the top passages that best match the question.
 
 Used when no LLM is configured or it fails. Sentences are scored by embedding similarity to the
-question, with a small preference for higher-ranked passages, and each keeps its citation.
+question plus the share of the question's terms they contain, with a small preference for
+higher-ranked passages. The chosen sentences keep their citation and are read in passage order.
 """
 
 from __future__ import annotations
@@ -9,16 +10,22 @@ from __future__ import annotations
 from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
 from ragfleet.ingest.text import split_sentences
+from ragfleet.retrieval.sparse import SparseEncoder
 
 MAX_CANDIDATES = 80
 MIN_WORDS = 4
 RANK_PENALTY = 0.02  # score lost per passage rank
+TERM_WEIGHT = 0.3  # weight of the question-term overlap beside cosine similarity
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embedder: Embedder, sentences: int = 3) -> None:
+    def __init__(self, embedder: Embedder, sparse: SparseEncoder, sentences: int = 3) -> None:
         self.embedder = embedder
+        self.sparse = sparse
         self.sentences = sentences
+
+    def _overlap(self, question: set[str], sentence: str) -> float:
+        return len(question & set(self.sparse.terms(sentence))) / len(question) if question else 0.0
 
     def answer(self, question: str, passages: list[SearchHit]) -> str:
         candidates: list[tuple[int, str]] = []
@@ -30,15 +37,19 @@ class ExtractiveAnswerer:
         if not candidates:
             return " ".join(f"{hit.text} [{n}]" for n, hit in enumerate(passages[:1], start=1))
         vectors = self.embedder.embed([question] + [s for _, s in candidates])
-        scores = vectors[1:] @ vectors[0]
-        ranked = sorted(
-            range(len(candidates)),
-            key=lambda i: -(float(scores[i]) - RANK_PENALTY * (candidates[i][0] - 1)),
-        )
-        chosen: list[tuple[int, str]] = []
-        for i in ranked:
-            if candidates[i][1] not in {s for _, s in chosen}:
-                chosen.append(candidates[i])
+        terms = set(self.sparse.terms(question))
+        scores = [
+            float(similarity)
+            + TERM_WEIGHT * self._overlap(terms, sentence)
+            - RANK_PENALTY * (number - 1)
+            for similarity, (number, sentence) in zip(
+                vectors[1:] @ vectors[0], candidates, strict=True
+            )
+        ]
+        chosen: list[int] = []
+        for i in sorted(range(len(candidates)), key=lambda i: -scores[i]):
+            if candidates[i][1] not in {candidates[j][1] for j in chosen}:
+                chosen.append(i)
             if len(chosen) == self.sentences:
                 break
-        return " ".join(f"{sentence} [{number}]" for number, sentence in chosen)
+        return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(chosen))

@@ -38,10 +38,11 @@ def _blocks_from_markdown(text: str) -> list[Block]:
 
     def flush() -> None:
         if paragraph:
-            joined = "\n".join(paragraph).strip()
+            table = _is_pipe_table(paragraph)
+            # Soft-wrapped paragraph lines are one line of text; table rows stay rows.
+            joined = ("\n" if table else " ").join(paragraph).strip()
             if joined:
-                kind = BlockKind.TABLE if _is_pipe_table(paragraph) else BlockKind.PARAGRAPH
-                blocks.append(Block(kind, joined))
+                blocks.append(Block(BlockKind.TABLE if table else BlockKind.PARAGRAPH, joined))
             paragraph.clear()
 
     i = 0
