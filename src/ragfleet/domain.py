@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+PUBLIC_GROUP = "*"  # the ACL group of documents ingested without an acl
+
 # Namespace of every ragfleet UUID: the same inputs give the same ids on every machine.
 ID_NAMESPACE = uuid.UUID("6b1f3c1e-9c51-4c1a-8f0e-3f4a2d7c9b10")
 
@@ -108,6 +110,15 @@ class DocumentStatus(StrEnum):
     PENDING = "pending"
     INDEXED = "indexed"
     FAILED = "failed"
+
+
+def heading_path(title: str, section: str) -> str:
+    """Title and heading path without repeating a title that is also the first heading."""
+    if not section or section == title:
+        return title
+    if not title or section.startswith(f"{title} > "):
+        return section
+    return f"{title} > {section}"
 
 
 def document_id(collection: str, source: str | None, content_hash: str) -> str:

@@ -7,6 +7,7 @@ RagfleetError
 │   ├── EmptyDocumentError         422  nothing but whitespace after parsing
 │   └── InvalidFilterError         422  a search filter that cannot be applied
 ├── AuthError                      401  missing or wrong API key
+├── ForbiddenError                 403  the key's ACL groups do not cover the document
 ├── NotFoundError                  404  unknown document, job or collection
 ├── ConflictError                  409  the resource is busy (an ingest already in flight)
 ├── OverloadedError                503  the ingestion queue is full
@@ -49,6 +50,10 @@ class InvalidFilterError(BadInputError):
 
 class AuthError(RagfleetError):
     code = "unauthorized"
+
+
+class ForbiddenError(RagfleetError):
+    code = "forbidden"
 
 
 class NotFoundError(RagfleetError):

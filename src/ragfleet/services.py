@@ -60,8 +60,11 @@ class Services:
                     closable.close()
 
 
-def build_services(settings: Settings, embedder: Embedder | None = None) -> Services:
-    """Wire the components; migrations are applied and the job runner is started."""
+def build_services(
+    settings: Settings, embedder: Embedder | None = None, *, run_jobs: bool = True
+) -> Services:
+    """Wire the components and apply migrations; with ``run_jobs`` this process also runs
+    ingestion jobs (and picks up those an earlier process left unfinished)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = Registry(settings.database_url, settings.database.pool_size)
     registry.migrate()
@@ -76,9 +79,7 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
     )
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
-    answers = AnswerService(
-        search, ExtractiveAnswerer(embedder, sparse), llm, retrieval.answer_passages
-    )
+    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm)
     runner = InProcessRunner(
         ingestion,
         store,
@@ -86,7 +87,8 @@ def build_services(settings: Settings, embedder: Embedder | None = None) -> Serv
         settings.jobs.batch_documents,
         settings.jobs.queue_size,
     )
-    runner.start()
+    if run_jobs:
+        runner.start()
     logger.info(
         "ragfleet ready: store=%s registry=%s embeddings=%s llm=%s",
         "qdrant-server" if settings.qdrant.url else "qdrant-edge",

@@ -173,7 +173,12 @@ class JobSettings(BaseModel):
     """In-process ingestion runner (the embedded default)."""
 
     concurrency: int = Field(1, ge=1, le=32, description="Ingestion threads.")
-    batch_documents: int = Field(32, ge=1, le=1024, description="Documents embedded together.")
+    batch_documents: int = Field(
+        128,
+        ge=1,
+        le=1024,
+        description="Queued documents embedded together (longer batches sort better).",
+    )
     queue_size: int = Field(10_000, ge=1, description="Queued jobs before uploads get 503.")
 
 
@@ -222,7 +227,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         secrets = [k.key for k in self.auth.api_keys]
-        secrets += [s for s in (self.llm.api_key, self.qdrant.api_key) if s is not None]
+        secrets += [
+            s
+            for s in (
+                self.llm.api_key,
+                self.qdrant.api_key,
+                self.embeddings.api_key,
+                self.reranker.api_key,
+            )
+            if s is not None
+        ]
         if self.environment != "development":
             for secret in secrets:
                 if secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:

@@ -164,6 +164,11 @@ def test_resubmitting_in_flight_document_conflicts(client: TestClient, services)
         ({"json": {"text": "ok", "metadata": {"bad key": 1}}}, 400, "bad_input"),
         ({"content": b"{nope", "headers": {"content-type": "application/json"}}, 400, "bad_input"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_type"),
+        (
+            {"content": b'{"text": "caf\xe9"}', "headers": {"content-type": "application/json"}},
+            400,
+            "bad_input",
+        ),
     ],
 )
 def test_bad_uploads_are_refused_and_change_nothing(
@@ -178,6 +183,45 @@ def test_bad_uploads_are_refused_and_change_nothing(
             body = response.json()
             assert body["code"] == code and body["message"]
             assert client.get("/v1/documents").json()["count"] == 0
+            assert client.get("/v1/jobs").json()["count"] == 0
+    finally:
+        services.close()
+
+
+def test_acl_change_alone_is_a_new_version(client: TestClient, services) -> None:  # type: ignore[no-untyped-def]
+    first = ingest_text(client, GUIDE_MD, source="guide")
+    before = client.get(f"/v1/documents/{first['document_id']}").json()
+    second = ingest_text(client, GUIDE_MD, source="guide", acl=["ops"])
+    assert second["status"] == "queued" and second["job"]["status"] == "succeeded"
+    after = client.get(f"/v1/documents/{first['document_id']}").json()
+    assert after["version"] != before["version"] and after["acl"] == ["ops"]
+    assert services.store.count("default", first["document_id"]) == 2
+    hits = client.post("/v1/search", json={"query": "install linux"}).json()["data"]
+    assert all(h["chunk_id"] for h in hits)
+
+
+def test_full_queue_refuses_and_stores_nothing(tmp_path: Path, embedder: Embedder) -> None:
+    services = build_services(make_settings(tmp_path, jobs={"queue_size": 1}), embedder)
+    services.runner.stop()  # nothing drains the queue
+    try:
+        with TestClient(create_app(services=services)) as client:
+            assert (
+                client.post("/v1/documents", json={"text": "one", "source": "a"}).status_code == 202
+            )
+            response = client.post("/v1/documents", json={"text": "two", "source": "b"})
+            assert response.status_code == 503 and response.json()["code"] == "overloaded"
+            assert client.get("/v1/documents").json()["count"] == 1
+            assert client.get("/v1/jobs").json()["count"] == 1
+    finally:
+        services.close()
+
+
+def test_oversized_json_document(tmp_path: Path, embedder: Embedder) -> None:
+    services = build_services(make_settings(tmp_path, limits={"max_upload_bytes": 2048}), embedder)
+    try:
+        with TestClient(create_app(services=services)) as client:
+            response = client.post("/v1/documents", json={"text": "word " * 1000})
+            assert response.status_code == 413
             assert client.get("/v1/jobs").json()["count"] == 0
     finally:
         services.close()

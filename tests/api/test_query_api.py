@@ -63,7 +63,7 @@ def test_llm_answer_with_citations(llm: tuple[TestClient, StubState]) -> None:
     assert body["usage"] == {"prompt_tokens": 42, "completion_tokens": 7}
     sent = state.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user"]
-    assert "[1] Guide > Guide > Install > Linux" in sent[1]["content"]
+    assert "[1] Guide > Install > Linux" in sent[1]["content"]
     assert "How do I install" in sent[1]["content"]
 
 
@@ -80,7 +80,10 @@ def test_llm_stream(llm: tuple[TestClient, StubState]) -> None:
     assert stream[-1][1]["usage"] == {"prompt_tokens": 42, "completion_tokens": 3}
 
 
-@pytest.mark.parametrize(("behaviour", "reason"), [("error", "http_5xx"), ("slow", "timeout")])
+@pytest.mark.parametrize(
+    ("behaviour", "reason"),
+    [("error", "http_5xx"), ("slow", "timeout"), ("empty", "malformed")],
+)
 @pytest.mark.parametrize("stream", [False, True])
 def test_llm_failures_fall_back(
     llm: tuple[TestClient, StubState], behaviour: str, reason: str, stream: bool

@@ -89,11 +89,28 @@ def secured(tmp_path: Path, embedder: Embedder) -> Iterator[TestClient]:
     services.close()
 
 
-def test_api_keys_are_required(secured: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/search", {"query": "planet"}),
+        ("post", "/v1/query", {"question": "planet?"}),
+        ("post", "/v1/documents", {"text": "x"}),
+        ("get", "/v1/documents", None),
+        ("get", "/v1/jobs", None),
+        ("delete", "/v1/documents/some-id", None),
+    ],
+)
+def test_api_keys_are_required(
+    secured: TestClient, method: str, path: str, body: dict[str, object] | None
+) -> None:
     for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
-        response = secured.post("/v1/search", json={"query": "planet"}, headers=headers)
+        kwargs: dict[str, object] = {"headers": headers}
+        if body is not None:
+            kwargs["json"] = body
+        response = getattr(secured, method)(path, **kwargs)
         assert response.status_code == 401
         assert response.json()["code"] == "unauthorized"
+    assert secured.get("/v1/documents").json()["count"] == 2
     assert secured.get("/healthz", headers={"Authorization": ""}).status_code == 200
 
 
@@ -108,3 +125,37 @@ def test_acl_groups_filter_inside_search(secured: TestClient) -> None:
 
     assert sources("admin-key-123") == {"public", "hr"}
     assert sources("eng-key-456") == {"public"}
+
+
+def test_acl_groups_guard_documents_and_jobs(secured: TestClient) -> None:
+    eng = {"Authorization": "Bearer eng-key-456"}
+    admin_docs = secured.get("/v1/documents").json()["data"]
+    hr_doc = next(d for d in admin_docs if d["source"] == "hr")
+    assert {d["source"] for d in secured.get("/v1/documents", headers=eng).json()["data"]} == {
+        "public"
+    }
+    assert secured.get(f"/v1/documents/{hr_doc['id']}", headers=eng).status_code == 404
+    assert secured.delete(f"/v1/documents/{hr_doc['id']}", headers=eng).status_code == 404
+    assert secured.get("/v1/jobs", headers=eng).json()["count"] == 1
+    # Replacing a document the key cannot read, or granting a group it lacks, is refused.
+    response = secured.post("/v1/documents", json={"text": "leak", "source": "hr"}, headers=eng)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    response = secured.post(
+        "/v1/documents", json={"text": "x", "source": "new", "acl": ["hr"]}, headers=eng
+    )
+    assert response.status_code == 403
+    response = secured.post(
+        "/v1/documents", json={"text": "Engineering notes.", "acl": ["engineering"]}, headers=eng
+    )
+    assert response.status_code == 202
+    assert secured.get(f"/v1/documents/{hr_doc['id']}").json()["acl"] == ["hr"]
+
+
+def test_acl_applies_to_answers(secured: TestClient) -> None:
+    body = secured.post(
+        "/v1/query",
+        json={"question": "What are the team salaries?"},
+        headers={"Authorization": "Bearer eng-key-456"},
+    ).json()
+    assert all(c["source"] == "public" for c in body["citations"])
+    assert "secret" not in body["answer"]

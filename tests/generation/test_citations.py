@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
-from ragfleet.generation.answerer import cite
+from ragfleet.generation.answerer import cite, cited_numbers
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.prompt import SYSTEM_PROMPT, build_messages
 from ragfleet.retrieval.sparse import SparseEncoder
@@ -20,7 +20,9 @@ PASSAGES = [
 
 
 def test_cite_maps_markers_in_order_and_ignores_unknown_numbers() -> None:
-    citations = cite("Filters exist [2]. Noon [1][2]. Bogus [7].", PASSAGES)
+    numbers = cited_numbers("Filters exist [2]. Noon [1][2]. Bogus [7].")
+    assert numbers == [2, 1, 7]
+    citations = cite(numbers, PASSAGES)
     assert [(c.n, c.document_id, c.chunk_id, c.page) for c in citations] == [
         (2, "d2", "c2", 2),
         (1, "d1", "c1", 1),
@@ -38,4 +40,4 @@ def test_prompt_keeps_instructions_out_of_the_user_turn() -> None:
 def test_extractive_picks_supported_sentences(embedder: Embedder) -> None:
     answerer = ExtractiveAnswerer(embedder, SparseEncoder(), sentences=1)
     answer = answerer.answer("Can Qdrant filter payloads?", PASSAGES)
-    assert answer == "It supports payload filters on every query. [2]"
+    assert answer == ("It supports payload filters on every query. [2]", [2])

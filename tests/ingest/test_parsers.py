@@ -78,6 +78,24 @@ def test_plain_text_normalises_whitespace_and_bom() -> None:
     assert [b.text for b in doc.blocks] == ["One line.", "Two lines."]
 
 
+def _broken_docx() -> bytes:
+    """A real DOCX whose main part is not XML."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(make_docx("T", "H", "p", [["a"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = (
+                b"<w:document><unclosed"
+                if item.filename == "word/document.xml"
+                else source.read(item)
+            )
+            target.writestr(item, data)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("name", "data", "error", "reason"),
     [
@@ -89,6 +107,9 @@ def test_plain_text_normalises_whitespace_and_bom() -> None:
         ("a.docx", b"not a zip", BadInputError, "DOCX"),
         ("a.json", b"{broken", BadInputError, "invalid JSON"),
         ("a.jsonl", b'{"text": "ok"}\n{nope', BadInputError, "line 2"),
+        ("a.txt", b"\xff\xfeA\x00B", BadInputError, "not valid UTF-16"),
+        ("a.json", b"[" * 100_000, BadInputError, "could not be parsed|invalid JSON"),
+        ("a.docx", _broken_docx(), BadInputError, "could not be parsed|DOCX"),
     ],
 )
 def test_bad_files_are_refused_with_a_reason(
@@ -101,6 +122,12 @@ def test_bad_files_are_refused_with_a_reason(
 def test_pdf_without_text_layer_is_empty() -> None:
     with pytest.raises(EmptyDocumentError, match="no text layer"):
         parse_file("scan.pdf", make_pdf([""]))
+
+
+def test_titles_are_bounded() -> None:
+    html = b"<html><head><title>" + b"T" * 5000 + b"</title></head><body><p>x</p></body></html>"
+    (doc,) = parse_file("long.html", html)
+    assert len(doc.title) == 1024
 
 
 def test_parse_text_uses_first_heading_as_title() -> None:

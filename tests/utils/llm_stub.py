@@ -2,7 +2,8 @@
 
 Chat completions (plain and streaming), embeddings (bag-of-words vectors, so similar words score
 high) and rerank. ``behaviour`` decides each response: ``ok``; ``error`` answers 500; ``slow``
-sleeps past the client's timeout; ``break`` streams two tokens then sends garbage. ``failures``
+sleeps past the client's timeout; ``break`` streams two tokens then sends garbage; ``empty``
+answers with no content. ``failures``
 makes that many requests answer 503 before the behaviour applies (a transient fault).
 """
 
@@ -85,10 +86,11 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 self._json(200, {"results": results})
                 return
             if not body.get("stream"):
+                content = "" if state.behaviour == "empty" else "".join(ANSWER_TOKENS)
                 self._json(
                     200,
                     {
-                        "choices": [{"message": {"content": "".join(ANSWER_TOKENS)}}],
+                        "choices": [{"message": {"content": content}}],
                         "usage": {"prompt_tokens": 42, "completion_tokens": 7},
                     },
                 )
@@ -96,7 +98,7 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            tokens = ANSWER_TOKENS[:2] if state.behaviour == "break" else ANSWER_TOKENS
+            tokens = {"break": ANSWER_TOKENS[:2], "empty": []}.get(state.behaviour, ANSWER_TOKENS)
             for token in tokens:
                 chunk = {"choices": [{"delta": {"content": token}}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

@@ -17,7 +17,7 @@ from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings, get_settings
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 415, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
 }
 
 

@@ -20,6 +20,7 @@ STATUS: list[tuple[type[errors.RagfleetError], int]] = [
     (errors.InvalidFilterError, 422),
     (errors.BadInputError, 400),
     (errors.AuthError, 401),
+    (errors.ForbiddenError, 403),
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.OverloadedError, 503),

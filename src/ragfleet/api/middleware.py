@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ from ragfleet.telemetry import metrics
 from ragfleet.telemetry.logging import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
 class ObservabilityMiddleware:
@@ -22,8 +24,9 @@ class ObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"").decode()[:64]
-        request_id = incoming or uuid.uuid4().hex
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        # Echo a caller's id only when it is a plain token; anything else gets a fresh one.
+        request_id = incoming.decode() if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
         began = time.perf_counter()

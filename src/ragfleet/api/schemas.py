@@ -83,7 +83,7 @@ class DocumentPublic(BaseModel):
     source: str
     title: str
     status: str
-    content_hash: str | None
+    version: str | None
     chunk_count: int
     error: str | None
     metadata: dict[str, Any] = Field(validation_alias="metadata_")

@@ -27,12 +27,12 @@ from rich.table import Table
 
 from ragfleet.cli import deploy_commands
 from ragfleet.domain import JobStatus, ParsedDocument
-from ragfleet.errors import RagfleetError
+from ragfleet.errors import DocumentTooLargeError, RagfleetError
 from ragfleet.ingest.parsers import parse_file, parse_text, supported
 from ragfleet.retrieval.search import SearchRequest
 from ragfleet.retrieval.store import SearchMode
 from ragfleet.services import Services, build_services
-from ragfleet.settings import Settings
+from ragfleet.settings import Settings, validate_collection_name
 from ragfleet.telemetry.logging import configure_logging
 
 app = typer.Typer(
@@ -75,12 +75,12 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def open_services(settings: Settings) -> Iterator[Services]:
+def open_services(settings: Settings, *, run_jobs: bool = True) -> Iterator[Services]:
     """Build the components and turn domain errors into a message and exit code 1."""
     services: Services | None = None
     try:
         with errors.status("Loading models and stores…"):
-            services = build_services(settings)
+            services = build_services(settings, run_jobs=run_jobs)
         yield services
     except RagfleetError as exc:
         errors.print(f"[red]error:[/] {exc.message}")
@@ -88,6 +88,14 @@ def open_services(settings: Settings) -> Iterator[Services]:
     finally:
         if services is not None:
             services.close()
+
+
+def collection_name(value: str | None, settings: Settings) -> str:
+    try:
+        return validate_collection_name(value or settings.default_collection)
+    except ValueError as exc:
+        errors.print(f"[red]error:[/] --collection: {exc}")
+        raise typer.Exit(2) from exc
 
 
 def parse_filters(values: list[str] | None) -> dict[str, object] | None:
@@ -199,7 +207,7 @@ def serve(
                 )
         base = f"http://{host}:{port}"
         console.print(f"[bold green]ragfleet[/] serving on {base}   API docs: {base}/docs")
-        auth = " -H 'Authorization: Bearer $KEY'" if settings.auth.api_keys else ""
+        auth = ' -H "Authorization: Bearer $KEY"' if settings.auth.api_keys else ""
         console.print(
             "Try:\n  curl -s "
             + base
@@ -232,7 +240,7 @@ def ingest(
 ) -> None:
     """Parse, chunk, embed and index documents; prints a summary table."""
     settings = load_settings()
-    collection = collection or settings.default_collection
+    collection = collection_name(collection, settings)
     files = expand_paths(paths)
     if not files:
         errors.print("[red]error:[/] no supported files found")
@@ -242,6 +250,9 @@ def ingest(
     with open_services(settings) as services:
         for path in files:
             try:
+                if path.stat().st_size > settings.limits.max_upload_bytes:
+                    limit = settings.limits.max_upload_bytes
+                    raise DocumentTooLargeError(f"over the {limit}-byte upload limit")
                 docs = parse_file(str(path), path.read_bytes())
                 job_ids = ingest_documents(services, docs, collection, path.name)
             except RagfleetError as exc:
@@ -269,7 +280,7 @@ def _request(
 ) -> SearchRequest:
     return SearchRequest(
         query=query,
-        collection=collection or settings.default_collection,
+        collection=collection_name(collection, settings),
         top_k=top_k,
         mode=mode or SearchMode(settings.retrieval.mode),
         filters=parse_filters(filters),
@@ -288,7 +299,7 @@ def search(
     """Ranked chunks for a query."""
     settings = load_settings()
     k = top_k or settings.retrieval.top_k
-    with open_services(settings) as services:
+    with open_services(settings, run_jobs=False) as services:
         result = services.search.search(_request(query, settings, collection, mode, k, filters))
     if as_json:
         hits = [{"score": h.score, "chunk_id": h.point_id, **h.payload} for h in result.hits]
@@ -312,7 +323,7 @@ def ask(
     """Answer a question from the indexed documents, streaming, then list the sources."""
     settings = load_settings()
     k = top_k or settings.retrieval.answer_passages
-    with open_services(settings) as services:
+    with open_services(settings, run_jobs=False) as services:
         prepared = services.answers.prepare(
             _request(question, settings, collection, mode, k, filters)
         )

@@ -26,9 +26,10 @@ class OpenAIEmbedder:
             self._dimensions = int(self._request(["dimension probe"]).shape[1])
         return self._dimensions
 
-    def _request(self, texts: list[str]) -> Matrix:
+    def _request(self, texts: list[str], retries: int | None = None) -> Matrix:
         body = {"model": self._settings.model, "input": texts}
-        data = post_json(self._client, "embeddings", body, "embeddings", self._settings.max_retries)
+        retries = self._settings.max_retries if retries is None else retries
+        data = post_json(self._client, "embeddings", body, "embeddings", retries)
         try:
             rows = sorted(data["data"], key=lambda row: row["index"])
             matrix = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
@@ -50,7 +51,8 @@ class OpenAIEmbedder:
         return np.vstack(batches)
 
     def check(self) -> None:
-        self._request(["readiness probe"])
+        """One attempt, no retries: a readiness probe must answer quickly."""
+        self._request(["readiness probe"], retries=0)
 
     def close(self) -> None:
         self._client.close()

@@ -58,11 +58,15 @@ class Prepared:
     timer: Timer
 
 
-def cite(answer: str, passages: list[SearchHit]) -> list[Citation]:
-    """The passages the answer refers to, in order of first reference."""
-    numbers = dict.fromkeys(int(n) for n in CITATION.findall(answer))
+def cited_numbers(answer: str) -> list[int]:
+    """The ``[n]`` markers of an LLM answer, in order of first reference."""
+    return list(dict.fromkeys(int(n) for n in CITATION.findall(answer)))
+
+
+def cite(numbers: list[int], passages: list[SearchHit]) -> list[Citation]:
+    """Citations for the passage numbers; numbers outside the passages are ignored."""
     citations = []
-    for n in numbers:
+    for n in dict.fromkeys(numbers):
         if 1 <= n <= len(passages):
             hit = passages[n - 1]
             page = hit.payload.get("page")
@@ -87,34 +91,30 @@ class AnswerService:
         search: SearchService,
         extractive: ExtractiveAnswerer,
         llm: ChatClient | None,
-        passages: int,
     ) -> None:
         self.search = search
         self.extractive = extractive
         self.llm = llm
-        self.passages = passages
 
     def prepare(self, request: SearchRequest) -> Prepared:
         """Validate and retrieve; raises on bad input before any response is started."""
         timer = Timer()
         with timer.stage("retrieve"):
             result = self.search.search(request, timer)
-        return Prepared(str(uuid.uuid4()), request.query, result.hits[: self.passages], timer)
+        return Prepared(str(uuid.uuid4()), request.query, result.hits, timer)
 
     def _extractive(self, prepared: Prepared, reason: str) -> Answer:
         metrics.LLM_FALLBACKS.labels(reason).inc()
         metrics.ANSWERS.labels("extractive").inc()
-        with prepared.timer.stage("generate"):
-            text = (
-                self.extractive.answer(prepared.question, prepared.passages)
-                if prepared.passages
-                else NO_PASSAGES
-            )
+        text, numbers = NO_PASSAGES, list[int]()
+        if prepared.passages:
+            with prepared.timer.stage("generate"):
+                text, numbers = self.extractive.answer(prepared.question, prepared.passages)
         return Answer(
             prepared.query_id,
             text,
             "extractive",
-            cite(text, prepared.passages),
+            cite(numbers, prepared.passages),
             timings_ms=prepared.timer.timings_ms,
             fallback_reason=reason,
         )
@@ -135,7 +135,7 @@ class AnswerService:
             prepared.query_id,
             completion.text,
             "llm",
-            cite(completion.text, prepared.passages),
+            cite(cited_numbers(completion.text), prepared.passages),
             completion.usage,
             prepared.timer.timings_ms,
         )
@@ -201,7 +201,8 @@ class AnswerService:
                 metrics.LLM_FALLBACKS.labels(exc.reason).inc()
                 yield "error", {"code": "llm_interrupted", "message": exc.message}
         text = "".join(parts)
-        yield "citations", {"citations": [asdict(c) for c in cite(text, prepared.passages)]}
+        citations = cite(cited_numbers(text), prepared.passages)
+        yield "citations", {"citations": [asdict(c) for c in citations]}
         yield (
             "done",
             {

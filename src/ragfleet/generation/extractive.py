@@ -27,7 +27,8 @@ class ExtractiveAnswerer:
     def _overlap(self, question: set[str], sentence: str) -> float:
         return len(question & set(self.sparse.terms(sentence))) / len(question) if question else 0.0
 
-    def answer(self, question: str, passages: list[SearchHit]) -> str:
+    def answer(self, question: str, passages: list[SearchHit]) -> tuple[str, list[int]]:
+        """The answer text with ``[n]`` markers, and the passage numbers it cites."""
         candidates: list[tuple[int, str]] = []
         for number, hit in enumerate(passages, start=1):
             for sentence in split_sentences(hit.text.replace("\n", " ")):
@@ -35,7 +36,7 @@ class ExtractiveAnswerer:
                     candidates.append((number, sentence))
         candidates = candidates[:MAX_CANDIDATES]
         if not candidates:
-            return " ".join(f"{hit.text} [{n}]" for n, hit in enumerate(passages[:1], start=1))
+            return f"{passages[0].text} [1]", [1]
         vectors = self.embedder.embed([question] + [s for _, s in candidates])
         terms = set(self.sparse.terms(question))
         scores = [
@@ -52,4 +53,5 @@ class ExtractiveAnswerer:
                 chosen.append(i)
             if len(chosen) == self.sentences:
                 break
-        return " ".join(f"{candidates[i][1]} [{candidates[i][0]}]" for i in sorted(chosen))
+        picked = [candidates[i] for i in sorted(chosen)]
+        return " ".join(f"{text} [{n}]" for n, text in picked), [n for n, _ in picked]

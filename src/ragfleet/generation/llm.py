@@ -81,11 +81,11 @@ class ChatClient:
             response.raise_for_status()
             data = response.json()
             text = data["choices"][0]["message"]["content"]
-            if not isinstance(text, str):
+            if not isinstance(text, str) or not text.strip():
                 raise ValueError("no message content")
+            completion = Completion(text, _usage(data) or Usage())
         except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
             raise LLMError(_reason(exc), describe(exc)) from exc
-        completion = Completion(text, _usage(data) or Usage())
         self._record(completion.usage, began)
         return completion
 
@@ -117,6 +117,8 @@ class ChatClient:
                             yield delta
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise LLMError(_reason(exc), describe(exc)) from exc
+        if first:
+            raise LLMError("malformed", "the stream ended without any content")
         self._record(usage, began)
 
     def check(self) -> None:

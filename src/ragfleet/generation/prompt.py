@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragfleet.domain import SearchHit
+from ragfleet.domain import SearchHit, heading_path
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages the user provides. "
@@ -13,9 +13,7 @@ SYSTEM_PROMPT = (
 
 
 def passage_heading(hit: SearchHit) -> str:
-    title = str(hit.payload.get("title") or "")
-    section = str(hit.payload.get("section") or "")
-    return f"{title} > {section}" if section else title
+    return heading_path(str(hit.payload.get("title") or ""), str(hit.payload.get("section") or ""))
 
 
 def build_messages(question: str, passages: list[SearchHit]) -> list[dict[str, str]]:

@@ -17,7 +17,12 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 
 from ragfleet.domain import Block, BlockKind, MetadataValue, ParsedDocument
-from ragfleet.errors import BadInputError, EmptyDocumentError, UnsupportedDocumentError
+from ragfleet.errors import (
+    BadInputError,
+    EmptyDocumentError,
+    RagfleetError,
+    UnsupportedDocumentError,
+)
 from ragfleet.ingest.text import decode, normalize
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -293,6 +298,17 @@ PARSERS: dict[str, Parser] = {
 }
 
 
+MAX_TITLE_CHARS = 1024
+MAX_SOURCE_CHARS = 2048
+
+
+def _bounded(document: ParsedDocument) -> ParsedDocument:
+    """Titles and sources fit the registry's columns, whatever the file claims."""
+    document.title = normalize(document.title)[:MAX_TITLE_CHARS]
+    document.source = normalize(document.source)[:MAX_SOURCE_CHARS]
+    return document
+
+
 def supported(name: str) -> bool:
     return PurePath(name).suffix.lower() in PARSERS
 
@@ -306,7 +322,13 @@ def parse_file(name: str, data: bytes) -> list[ParsedDocument]:
         raise UnsupportedDocumentError(
             f"unsupported file type {suffix or '(none)'!r}; supported: {allowed}"
         )
-    documents = [doc for doc in parser(data, name) if doc.text.strip()]
+    try:
+        parsed = parser(data, name)
+    except RagfleetError:
+        raise
+    except Exception as exc:  # untrusted bytes: any parser failure is the input's fault
+        raise BadInputError(f"{name} could not be parsed ({type(exc).__name__}: {exc})") from exc
+    documents = [_bounded(doc) for doc in parsed if doc.text.strip()]
     if not documents:
         raise EmptyDocumentError(f"{name} contains no text")
     return documents
@@ -320,4 +342,6 @@ def parse_text(
     if not blocks:
         raise EmptyDocumentError("the document text is empty")
     name = source or "inline"
-    return ParsedDocument(title or _title_from(blocks, name), source or "", blocks, metadata)
+    return _bounded(
+        ParsedDocument(title or _title_from(blocks, name), source or "", blocks, metadata)
+    )

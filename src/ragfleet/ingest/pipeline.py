@@ -4,13 +4,16 @@
 records jobs atomically. ``process`` runs in whichever runner owns the jobs (in-process threads
 or a worker) and re-reads everything from the registry, so a job can run anywhere, again.
 
-Versions never overwrite each other: chunk ids include the content hash. The new version is
-upserted in full before the old one is deleted, so a failure at any point leaves the previous
-version searchable, and a retry re-writes the same ids.
+Versions never overwrite each other: chunk ids include the version, a hash of the content, the
+ACL, the metadata and the chunking settings. The new version is upserted in full before the old
+one is deleted, so a failure at any point leaves the previous version searchable, and a retry
+re-writes the same ids.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ragfleet.domain import (
+    PUBLIC_GROUP,
     Chunk,
     DocumentStatus,
     IndexedChunk,
@@ -25,9 +29,16 @@ from ragfleet.domain import (
     ParsedDocument,
     chunk_point_id,
     document_id,
+    heading_path,
 )
 from ragfleet.embedding import Embedder
-from ragfleet.errors import BadInputError, ConflictError, EmptyDocumentError, RagfleetError
+from ragfleet.errors import (
+    BadInputError,
+    ConflictError,
+    EmptyDocumentError,
+    ForbiddenError,
+    RagfleetError,
+)
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.registry.repository import PendingIngest, Registry
 from ragfleet.registry.tables import JobRow
@@ -37,8 +48,7 @@ from ragfleet.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_GROUP = "*"
-EMBED_STEP = 256  # chunks per embed+upsert step; progress is reported after each
+EMBED_STEP = 512  # chunks per embed+upsert step; progress is reported after each
 
 
 @dataclass(slots=True)
@@ -58,7 +68,7 @@ class _Work:
 
 def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
     """What is embedded and BM25-encoded: the chunk with its title and heading path."""
-    heading = document.title if not chunk.section else f"{document.title} > {chunk.section}"
+    heading = heading_path(document.title, chunk.section)
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
@@ -77,29 +87,50 @@ class IngestionService:
         self.sparse = sparse
         self.chunker = chunker
 
-    def accept(
-        self, documents: Sequence[ParsedDocument], collection: str, acl: list[str] | None
-    ) -> list[Accepted]:
-        """Record a job per changed document; identical content already indexed is a no-op.
+    def version(self, document: ParsedDocument, acl: list[str]) -> str:
+        """Everything that shapes the indexed points: a change to any of it is a new version."""
+        digest = hashlib.sha256(document.content_hash().encode())
+        shape = [acl, document.metadata, self.chunker.target, self.chunker.overlap]
+        digest.update(json.dumps(shape, sort_keys=True, default=str).encode())
+        return digest.hexdigest()
 
-        Raises ``ConflictError`` (nothing recorded) when any document has a job in flight.
+    def accept(
+        self,
+        documents: Sequence[ParsedDocument],
+        collection: str,
+        acl: list[str] | None,
+        caller_groups: Sequence[str] | None = None,
+    ) -> list[Accepted]:
+        """Record a job per changed document; an identical version already indexed is a no-op.
+
+        ``caller_groups`` (None: unrestricted) must cover the requested ACL and every existing
+        document being replaced. Raises ``ConflictError`` (nothing recorded) when any document
+        has a job in flight.
         """
         groups = sorted(set(acl)) if acl else [PUBLIC_GROUP]
+        if caller_groups is not None and not set(groups) <= {*caller_groups, PUBLIC_GROUP}:
+            raise ForbiddenError("the acl names groups this API key does not belong to")
         pending: list[PendingIngest] = []
         for doc in documents:
             if not doc.text.strip():
                 raise EmptyDocumentError(f"document {doc.source or doc.title!r} has no text")
-            content_hash = doc.content_hash()
-            doc_id = document_id(collection, doc.source or None, content_hash)
-            pending.append(PendingIngest(doc_id, collection, content_hash, doc, groups))
+            doc_id = document_id(collection, doc.source or None, doc.content_hash())
+            pending.append(
+                PendingIngest(doc_id, collection, self.version(doc, groups), doc, groups)
+            )
         ids = [p.document_id for p in pending]
         if len(set(ids)) != len(ids):
             raise BadInputError("the request holds the same document twice (same source)")
+        existing = self.registry.find_documents(ids)
+        if caller_groups is not None:
+            readable = {*caller_groups, PUBLIC_GROUP}
+            hidden = [row.id for row in existing.values() if not readable & set(row.acl)]
+            if hidden:
+                raise ForbiddenError(f"document {hidden[0]} exists and this API key cannot read it")
         in_flight = self.registry.active_jobs(ids)
         if in_flight:
             doc_id, job = next(iter(in_flight.items()))
             raise ConflictError(f"document {doc_id} is already being ingested by job {job.id}")
-        existing = self.registry.find_documents(ids)
         results: dict[str, Accepted] = {}
         changed: list[PendingIngest] = []
         for item in pending:
@@ -107,9 +138,7 @@ class IngestionService:
             unchanged = (
                 row is not None
                 and row.status == DocumentStatus.INDEXED.value
-                and row.content_hash == item.content_hash
-                and row.acl == item.acl
-                and row.metadata_ == item.document.metadata
+                and row.version == item.version
             )
             if unchanged and row is not None:
                 job = self.registry.record_unchanged(row)
@@ -138,20 +167,25 @@ class IngestionService:
         for item in work:
             collections.setdefault(item.job.collection, []).append(item)
         for collection, items in collections.items():
+            finished: set[str] = set()
             try:
-                self._index(collection, items)
+                self._index(collection, items, finished)
             except Exception as exc:
                 if not isinstance(exc, RagfleetError):
                     logger.exception("indexing failed in collection %s", collection)
                 message = (
                     exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
                 )
-                self._discard_new_versions(collection, items)
-                self._fail([item.job for item in items], message)
+                unfinished = [item for item in items if item.job.id not in finished]
+                self._discard_new_versions(collection, unfinished)
+                self._fail([item.job for item in unfinished], message)
         return set(collections)
 
-    def _index(self, collection: str, items: list[_Work]) -> None:
+    def _index(self, collection: str, items: list[_Work], finished: set[str]) -> None:
+        """Embed and upsert every item, then make each version live; ``finished`` collects
+        the jobs done, so a failure part-way fails only the others."""
         self.store.ensure_collection(collection, self.embedder.dimensions)
+        previous = self.registry.find_documents([item.job.document_id for item in items])
         flat = [(item, chunk) for item in items for chunk in item.chunks]
         job_ids = [item.job.id for item in items]
         now = datetime.now(UTC).isoformat()
@@ -165,9 +199,7 @@ class IngestionService:
             began = time.perf_counter()
             points = [
                 IndexedChunk(
-                    point_id=chunk_point_id(
-                        item.job.document_id, item.job.content_hash, chunk.index
-                    ),
+                    point_id=chunk_point_id(item.job.document_id, item.job.version, chunk.index),
                     dense=dense[row].tolist(),
                     sparse=self.sparse.encode_document(text),
                     payload=self._payload(item, chunk, now),
@@ -178,10 +210,27 @@ class IngestionService:
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
             done = min(start + EMBED_STEP, len(flat))
             self.registry.set_progress(job_ids, "indexing", 0.05 + 0.9 * done / len(flat))
+        gone = self.registry.finish_jobs(
+            [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
+        )
+        finished.update(job_ids)
+        # The new versions are live; retire what they replace. A failure here leaves old points
+        # beside the new ones (logged, removed by the next ingest), never a document without any.
         for item in items:
-            retired = document_filter(item.job.document_id, except_version=item.job.content_hash)
-            self.store.delete(collection, retired)
-            self.registry.finish_job(item.job, item.document, item.acl, len(item.chunks))
+            doc_id, version = item.job.document_id, item.job.version
+            row = previous.get(doc_id)
+            first_ingest = (
+                row is not None
+                and row.version is None
+                and row.status == DocumentStatus.PENDING.value
+            )
+            try:
+                if doc_id in gone:  # deleted while it was being indexed
+                    self.store.delete(collection, document_filter(doc_id))
+                elif not first_ingest:
+                    self.store.delete(collection, document_filter(doc_id, except_version=version))
+            except RagfleetError as exc:
+                logger.warning("could not retire old chunks of %s: %s", doc_id, exc.message)
         metrics.INGEST_CHUNKS.inc(len(flat))
         metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
 
@@ -190,7 +239,7 @@ class IngestionService:
         return {
             "document_id": item.job.document_id,
             "chunk_index": chunk.index,
-            "version": item.job.content_hash,
+            "version": item.job.version,
             "collection": item.job.collection,
             "source": item.document.source,
             "title": item.document.title,
@@ -207,9 +256,9 @@ class IngestionService:
         live = self.registry.find_documents([item.job.document_id for item in items])
         for item in items:
             row = live.get(item.job.document_id)
-            if row is not None and row.content_hash == item.job.content_hash:
+            if row is not None and row.version == item.job.version:
                 continue
-            doc_id, version = item.job.document_id, item.job.content_hash
+            doc_id, version = item.job.document_id, item.job.version
             try:
                 self.store.delete(collection, document_filter(doc_id, version=version))
             except RagfleetError:
@@ -221,9 +270,9 @@ class IngestionService:
         metrics.INGEST_JOBS.labels("failed").inc(len(jobs))
         logger.warning("ingestion failed for %d job(s): %s", len(jobs), message)
 
-    def delete(self, doc_id: str) -> None:
+    def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
         """Remove a document from the registry and its chunks from the index."""
-        row = self.registry.get_document(doc_id)
+        row = self.registry.get_document(doc_id, caller_groups)
         in_flight = self.registry.active_jobs([doc_id])
         if in_flight:
             raise ConflictError(

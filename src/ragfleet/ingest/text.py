@@ -17,13 +17,13 @@ _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
 
 def decode(data: bytes) -> str:
     """Decode UTF-8 (with or without BOM) or UTF-16 with BOM; refuse anything else."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
     try:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInputError(
-            f"the file is not valid UTF-8 text (undecodable byte at offset {exc.start})"
+            f"the file is not valid {exc.encoding.upper()} text (undecodable byte at offset {exc.start})"
         ) from exc
 
 

@@ -13,18 +13,33 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, Select, create_engine, delete, event, func, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ragfleet.domain import Block, BlockKind, DocumentStatus, JobStatus, ParsedDocument
-from ragfleet.errors import DependencyError, NotFoundError
-from ragfleet.registry.tables import DocumentRow, JobPayloadRow, JobRow, utcnow
+from ragfleet.domain import (
+    PUBLIC_GROUP,
+    Block,
+    BlockKind,
+    DocumentStatus,
+    JobStatus,
+    ParsedDocument,
+)
+from ragfleet.errors import ConflictError, DependencyError, NotFoundError
+from ragfleet.registry.tables import DocumentGroupRow, DocumentRow, JobPayloadRow, JobRow, utcnow
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ACTIVE_JOB_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+Groups = Sequence[str] | None  # a caller's ACL groups; None reads everything
+
+
+def _visible_ids(groups: Sequence[str]) -> Select[str]:
+    """Ids of the documents readable with ``groups`` (public ones included)."""
+    return select(DocumentGroupRow.document_id).where(
+        DocumentGroupRow.group_name.in_([*groups, PUBLIC_GROUP])
+    )
 
 
 @dataclass(slots=True)
@@ -33,7 +48,7 @@ class PendingIngest:
 
     document_id: str
     collection: str
-    content_hash: str
+    version: str
     document: ParsedDocument
     acl: list[str]
 
@@ -94,6 +109,10 @@ class Registry:
         try:
             with self._sessions.begin() as session:
                 yield session
+        except IntegrityError as exc:
+            if "uq_jobs_active_document" in str(exc) or "jobs.document_id" in str(exc):
+                raise ConflictError("the document already has a queued or running job") from exc
+            raise DependencyError("registry", str(exc).splitlines()[0]) from exc
         except SQLAlchemyError as exc:
             raise DependencyError("registry", str(exc).splitlines()[0]) from exc
 
@@ -106,9 +125,13 @@ class Registry:
 
     # Documents -------------------------------------------------------------------------------
 
-    def get_document(self, document_id: str) -> DocumentRow:
+    def get_document(self, document_id: str, groups: Groups = None) -> DocumentRow:
+        """The document, or ``NotFoundError`` when it is missing or not readable."""
+        query = select(DocumentRow).where(DocumentRow.id == document_id)
+        if groups is not None:
+            query = query.where(DocumentRow.id.in_(_visible_ids(groups)))
         with self.session() as session:
-            row = session.get(DocumentRow, document_id)
+            row = session.scalars(query).first()
         if row is None:
             raise NotFoundError(f"document {document_id} not found")
         return row
@@ -119,11 +142,13 @@ class Registry:
         return {row.id: row for row in rows}
 
     def list_documents(
-        self, collection: str | None, limit: int, offset: int
+        self, collection: str | None, limit: int, offset: int, groups: Groups = None
     ) -> tuple[list[DocumentRow], int]:
         query = select(DocumentRow)
         if collection:
             query = query.where(DocumentRow.collection == collection)
+        if groups is not None:
+            query = query.where(DocumentRow.id.in_(_visible_ids(groups)))
         with self.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(
@@ -131,13 +156,23 @@ class Registry:
             ).all()
         return list(rows), total
 
-    def delete_document(self, document_id: str) -> DocumentRow:
+    def delete_document(self, document_id: str) -> None:
+        """Remove the document with its ACL groups, jobs and job payloads."""
         with self.session() as session:
-            row = session.get(DocumentRow, document_id)
-            if row is None:
+            if session.get(DocumentRow, document_id) is None:
                 raise NotFoundError(f"document {document_id} not found")
-            session.delete(row)
-        return row
+            job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
+            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
+            session.execute(delete(JobRow).where(JobRow.document_id == document_id))
+            session.execute(
+                delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id)
+            )
+            session.execute(delete(DocumentRow).where(DocumentRow.id == document_id))
+
+    @staticmethod
+    def _set_groups(session: Session, document_id: str, acl: Sequence[str]) -> None:
+        session.execute(delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id))
+        session.add_all(DocumentGroupRow(document_id=document_id, group_name=g) for g in set(acl))
 
     # Jobs ------------------------------------------------------------------------------------
 
@@ -169,11 +204,13 @@ class Registry:
                         acl=item.acl,
                     )
                     session.add(doc)
+                    session.flush()
+                    self._set_groups(session, item.document_id, item.acl)
                 job = JobRow(
                     id=str(uuid.uuid4()),
                     document_id=item.document_id,
                     collection=item.collection,
-                    content_hash=item.content_hash,
+                    version=item.version,
                     status=JobStatus.QUEUED.value,
                     stage="queued",
                     progress=0.0,
@@ -193,7 +230,7 @@ class Registry:
             id=str(uuid.uuid4()),
             document_id=document.id,
             collection=document.collection,
-            content_hash=document.content_hash or "",
+            version=document.version or "",
             status=JobStatus.SUCCEEDED.value,
             stage="unchanged",
             progress=1.0,
@@ -206,17 +243,25 @@ class Registry:
             session.add(job)
         return job
 
-    def get_job(self, job_id: str) -> JobRow:
+    def get_job(self, job_id: str, groups: Groups = None) -> JobRow:
+        """The job, or ``NotFoundError`` when it is missing or its document is not readable."""
+        query = select(JobRow).where(JobRow.id == job_id)
+        if groups is not None:
+            query = query.where(JobRow.document_id.in_(_visible_ids(groups)))
         with self.session() as session:
-            row = session.get(JobRow, job_id)
+            row = session.scalars(query).first()
         if row is None:
             raise NotFoundError(f"job {job_id} not found")
         return row
 
-    def list_jobs(self, status: str | None, limit: int, offset: int) -> tuple[list[JobRow], int]:
+    def list_jobs(
+        self, status: str | None, limit: int, offset: int, groups: Groups = None
+    ) -> tuple[list[JobRow], int]:
         query = select(JobRow)
         if status:
             query = query.where(JobRow.status == status)
+        if groups is not None:
+            query = query.where(JobRow.document_id.in_(_visible_ids(groups)))
         with self.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(
@@ -275,38 +320,46 @@ class Registry:
                     job.stage = stage
                     job.progress = round(progress, 4)
 
-    def finish_job(
-        self, job: JobRow, document: ParsedDocument, acl: list[str], chunk_count: int
-    ) -> None:
-        """The new version is live: record it and drop the payload."""
+    def finish_jobs(
+        self, done: Sequence[tuple[JobRow, ParsedDocument, list[str], int]]
+    ) -> set[str]:
+        """Make new versions live, in one transaction: (job, document, acl, chunk count) each.
+
+        Returns the ids of documents deleted meanwhile (their new points must go too).
+        """
+        gone: set[str] = set()
         with self.session() as session:
-            row = session.get(JobRow, job.id)
-            doc = session.get(DocumentRow, job.document_id)
-            if row is not None:
-                row.status = JobStatus.SUCCEEDED.value
-                row.stage = "done"
-                row.progress = 1.0
-                row.error = None
-                row.finished_at = utcnow()
-            if doc is not None:
-                doc.title = document.title
-                doc.source = document.source
-                doc.metadata_ = document.metadata
-                doc.acl = acl
-                doc.content_hash = job.content_hash
-                doc.status = DocumentStatus.INDEXED.value
-                doc.chunk_count = chunk_count
-                doc.error = None
-            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id == job.id))
+            for job, document, acl, chunk_count in done:
+                row = session.get(JobRow, job.id)
+                doc = session.get(DocumentRow, job.document_id)
+                if row is not None:
+                    row.status = JobStatus.SUCCEEDED.value
+                    row.stage = "done"
+                    row.progress = 1.0
+                    row.error = None
+                    row.finished_at = utcnow()
+                if doc is None:
+                    gone.add(job.document_id)
+                else:
+                    doc.title = document.title
+                    doc.source = document.source
+                    doc.metadata_ = document.metadata
+                    doc.acl = acl
+                    doc.version = job.version
+                    doc.status = DocumentStatus.INDEXED.value
+                    doc.chunk_count = chunk_count
+                    doc.error = None
+                    self._set_groups(session, doc.id, acl)
+            session.execute(
+                delete(JobPayloadRow).where(JobPayloadRow.job_id.in_([j.id for j, *_ in done]))
+            )
+        return gone
 
     def fail_job(self, job_id: str, error: str) -> None:
-        """The job failed; a document with an indexed version keeps serving it.
-
-        The payload stays so the job can be retried.
-        """
+        """A queued or running job failed; a document with an indexed version keeps serving it."""
         with self.session() as session:
             job = session.get(JobRow, job_id)
-            if job is None:
+            if job is None or job.status not in ACTIVE_JOB_STATES:
                 return
             job.status = JobStatus.FAILED.value
             job.error = error
@@ -316,3 +369,4 @@ class Registry:
                 doc.error = error
                 if doc.status != DocumentStatus.INDEXED.value:
                     doc.status = DocumentStatus.FAILED.value
+            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id == job_id))

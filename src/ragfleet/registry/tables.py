@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -18,7 +18,7 @@ class Base(DeclarativeBase):
 
 
 class DocumentRow(Base):
-    """One document per (collection, source or content). ``content_hash`` is the indexed version."""
+    """One document per (collection, source or content). ``version`` identifies what is indexed."""
 
     __tablename__ = "documents"
 
@@ -26,7 +26,7 @@ class DocumentRow(Base):
     collection: Mapped[str] = mapped_column(String(63), index=True)
     source: Mapped[str] = mapped_column(String(2048), default="")
     title: Mapped[str] = mapped_column(String(1024), default="")
-    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -38,16 +38,34 @@ class DocumentRow(Base):
     )
 
 
+class DocumentGroupRow(Base):
+    """One ACL group of a document ("*" = public): lets SQL filter what a caller may see."""
+
+    __tablename__ = "document_groups"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(256), primary_key=True, index=True)
+
+
 class JobRow(Base):
     """One ingestion of one document version."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_document_status", "document_id", "status"),)
+    __table_args__ = (
+        Index("ix_jobs_document_status", "document_id", "status"),
+        Index(
+            "uq_jobs_active_document",
+            "document_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     document_id: Mapped[str] = mapped_column(String(36))
     collection: Mapped[str] = mapped_column(String(63))
-    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), index=True)
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     progress: Mapped[float] = mapped_column(Float, default=0.0)

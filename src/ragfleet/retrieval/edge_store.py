@@ -75,6 +75,7 @@ class EdgeVectorStore:
         self._shards: dict[str, Any] = {}
         self._indexed: dict[str, set[str]] = {}
         self._lock = threading.RLock()
+        self._closed = False
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, name: str) -> Path:
@@ -94,6 +95,8 @@ class EdgeVectorStore:
         if shard is not None:
             return shard
         with self._lock:
+            if self._closed:
+                raise DependencyError("vector_store", "the store is closed")
             if name not in self._shards:
                 path = self._path(name)
                 if not path.is_dir():
@@ -188,10 +191,11 @@ class EdgeVectorStore:
             request = qe.QueryRequest(
                 limit=query.limit, query=single, filter=selector, with_payload=True
             )
-        return [
-            SearchHit(float(p.score), str(p.id), dict(p.payload or {}))
-            for p in shard.query(request)
-        ]
+        try:
+            points = shard.query(request)
+        except Exception as exc:  # the engine raises plain exceptions
+            raise DependencyError("vector_store", f"search failed: {exc}") from exc
+        return [SearchHit(float(p.score), str(p.id), dict(p.payload or {})) for p in points]
 
     def optimize(self, collection: str) -> None:
         if self.has_collection(collection):
@@ -214,6 +218,7 @@ class EdgeVectorStore:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for shard in self._shards.values():
                 shard.flush()
                 shard.close()

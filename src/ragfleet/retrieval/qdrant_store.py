@@ -74,6 +74,8 @@ class QdrantVectorStore:
         return f"{self._prefix}{collection}"
 
     def has_collection(self, name: str) -> bool:
+        if name in self._indexed:  # created or opened by this process
+            return True
         try:
             return bool(self._client.collection_exists(self._name(name)))
         except _ERRORS as exc:

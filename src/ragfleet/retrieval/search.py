@@ -8,10 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragfleet.domain import SearchHit
+from ragfleet.domain import PUBLIC_GROUP, SearchHit
 from ragfleet.embedding import Embedder
 from ragfleet.errors import BadInputError
-from ragfleet.ingest.pipeline import PUBLIC_GROUP
 from ragfleet.retrieval.filters import Condition, Match, parse_filters
 from ragfleet.retrieval.rerank import Reranker
 from ragfleet.retrieval.sparse import SparseEncoder

@@ -1,9 +1,12 @@
-"""The embedded job runner: a bounded queue and a few threads inside the API process.
+"""The embedded job runner: a queue and a few threads inside the API process.
 
 Jobs are recorded in the registry before they are queued here, so nothing is lost when the
 process stops: on start, every job still ``queued`` or ``running`` is queued again. Workers take
 up to ``batch_documents`` jobs at a time and embed them together; when the queue drains, the
 collections written are optimized (Qdrant Edge builds its HNSW index only then).
+
+Admission is checked before jobs are recorded (``has_capacity``), never after, so an accepted job
+is always queued; the bound is soft when requests race.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ragfleet.errors import OverloadedError
+from ragfleet.errors import RagfleetError
 from ragfleet.ingest.pipeline import IngestionService
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
-_STOP = ""
+_WAKE = ""  # put once per thread on stop, so blocked workers notice
+STOP_TIMEOUT_S = 30.0
 
 
 class InProcessRunner:
@@ -37,34 +41,30 @@ class InProcessRunner:
         self._store = store
         self._concurrency = concurrency
         self._batch = batch_documents
-        self._queue: queue.Queue[str] = queue.Queue(maxsize=queue_size)
+        self._limit = queue_size
+        self._queue: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
         self._touched: set[str] = set()
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        """Start the threads and re-queue the jobs an earlier process left unfinished."""
+        orphans = self._service.registry.unfinished_job_ids()
+        if orphans:
+            logger.info("re-queueing %d unfinished job(s) from a previous run", len(orphans))
+            self.submit(orphans)
         for number in range(self._concurrency):
             thread = threading.Thread(target=self._loop, name=f"ingest-{number}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        orphans = self._service.registry.unfinished_job_ids()
-        if orphans:
-            logger.info("re-queueing %d unfinished job(s) from a previous run", len(orphans))
-            for job_id in orphans:
-                self._queue.put(job_id)
-            metrics.JOBS_QUEUED.set(self._queue.qsize())
 
     def has_capacity(self, jobs: int) -> bool:
-        return self._queue.qsize() + jobs <= self._queue.maxsize
+        return self.pending() + jobs <= self._limit
 
     def submit(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
-            try:
-                self._queue.put_nowait(job_id)
-            except queue.Full as exc:
-                raise OverloadedError(
-                    "the ingestion queue is full; the job is recorded and runs after a restart"
-                ) from exc
+            self._queue.put(job_id)
         metrics.JOBS_QUEUED.set(self._queue.qsize())
 
     def pending(self) -> int:
@@ -84,37 +84,39 @@ class InProcessRunner:
 
     def _take(self) -> list[str]:
         batch = [self._queue.get()]
-        while len(batch) < self._batch and batch[0] != _STOP:
+        while len(batch) < self._batch:
             try:
-                job_id = self._queue.get_nowait()
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
-                break
-            batch.append(job_id)
-            if job_id == _STOP:
                 break
         return batch
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             batch = self._take()
-            jobs = [job_id for job_id in batch if job_id != _STOP]
+            jobs = [job_id for job_id in batch if job_id != _WAKE]
             metrics.JOBS_QUEUED.set(self._queue.qsize())
-            if jobs:
+            if jobs and not self._stopping.is_set():
                 self._run(jobs)
             for _ in batch:
                 self._queue.task_done()
-            if len(jobs) < len(batch):
-                return
 
     def _run(self, jobs: list[str]) -> None:
         try:
             touched = self._service.process(jobs)
-        except Exception:
-            logger.exception("ingestion batch crashed; its jobs stay queued for a restart")
+        except Exception as exc:
+            # process() fails jobs itself; this is a crash around it (the registry is down, a
+            # bug): fail what can be failed so no document stays locked behind a stuck job.
+            logger.exception("ingestion batch crashed")
+            message = exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
+            for job_id in jobs:
+                try:
+                    self._service.registry.fail_job(job_id, message)
+                except RagfleetError:
+                    logger.warning("job %s stays unfinished; it is re-queued on restart", job_id)
             touched = set()
         with self._lock:
             self._touched |= touched
-            # Items still unfinished besides this batch mean more work is coming.
             drained = self._queue.unfinished_tasks <= len(jobs)
             collections, self._touched = (
                 (self._touched, set()) if drained else (set(), self._touched)
@@ -126,8 +128,10 @@ class InProcessRunner:
                 logger.exception("optimizing %s failed", collection)
 
     def stop(self) -> None:
+        """Finish the batches in hand; queued jobs stay recorded and run after a restart."""
+        self._stopping.set()
         for _ in self._threads:
-            self._queue.put(_STOP)
+            self._queue.put(_WAKE)
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=STOP_TIMEOUT_S)
         self._threads.clear()

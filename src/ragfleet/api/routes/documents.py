@@ -89,6 +89,12 @@ async def _from_multipart(
     request: Request, services: Services
 ) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
     limits = services.settings.limits
+    declared = request.headers.get("content-length", "")
+    if (
+        declared.isdigit()
+        and int(declared) > limits.max_upload_bytes * limits.max_files_per_request
+    ):
+        raise DocumentTooLargeError("the request is larger than the upload limits allow")
     async with request.form(max_files=limits.max_files_per_request) as form:
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not files:
@@ -107,11 +113,16 @@ async def _from_multipart(
     return documents, str(collection) if collection else None, acl
 
 
-async def _from_json(request: Request) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+async def _from_json(
+    request: Request, services: Services
+) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+    raw = await request.body()
+    if len(raw) > services.settings.limits.max_upload_bytes:
+        raise DocumentTooLargeError("the document is over the upload limit")
     try:
-        body = DocumentCreate.model_validate(await request.json())
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"the body is not valid JSON: {exc.msg}") from exc
+        body = DocumentCreate.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"the body is not valid UTF-8 JSON: {exc}") from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise BadInputError(problems) from exc
@@ -131,13 +142,13 @@ async def _from_json(request: Request) -> tuple[list[ParsedDocument], str | None
     responses={409: {"description": "A document is already being ingested."}},
 )
 async def create_documents(
-    request: Request, services: ServicesDep, _: PrincipalDep
+    request: Request, services: ServicesDep, principal: PrincipalDep
 ) -> ListEnvelope[AcceptedPublic]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         documents, collection, acl = await _from_multipart(request, services)
     elif content_type.startswith("application/json"):
-        documents, collection, acl = await _from_json(request)
+        documents, collection, acl = await _from_json(request, services)
     else:
         raise UnsupportedDocumentError(
             "send multipart/form-data with files, or application/json with text"
@@ -148,7 +159,9 @@ async def create_documents(
         raise BadInputError(str(exc)) from exc
     if not services.runner.has_capacity(len(documents)):
         raise OverloadedError("the ingestion queue is full; retry later")
-    accepted = await run_in_threadpool(services.ingestion.accept, documents, collection, acl)
+    accepted = await run_in_threadpool(
+        services.ingestion.accept, documents, collection, acl, principal.groups
+    )
     services.runner.submit([a.job_id for a in accepted if a.status is JobStatus.QUEUED])
     data = [
         AcceptedPublic(document_id=a.document_id, job_id=a.job_id, status=a.status.value)
@@ -160,25 +173,29 @@ async def create_documents(
 @router.get("", response_model=ListEnvelope[DocumentPublic], operation_id="list_documents")
 def list_documents(
     services: ServicesDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     collection: Annotated[str | None, Query(max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ListEnvelope[DocumentPublic]:
-    rows, total = services.registry.list_documents(collection, limit, offset)
+    rows, total = services.registry.list_documents(collection, limit, offset, principal.groups)
     return ListEnvelope[DocumentPublic](
         data=[DocumentPublic.model_validate(r) for r in rows], count=total
     )
 
 
 @router.get("/{document_id}", response_model=DocumentPublic, operation_id="get_document")
-def get_document(document_id: str, services: ServicesDep, _: PrincipalDep) -> DocumentPublic:
-    return DocumentPublic.model_validate(services.registry.get_document(document_id))
+def get_document(
+    document_id: str, services: ServicesDep, principal: PrincipalDep
+) -> DocumentPublic:
+    return DocumentPublic.model_validate(
+        services.registry.get_document(document_id, principal.groups)
+    )
 
 
 @router.delete(
     "/{document_id}", status_code=204, response_class=Response, operation_id="delete_document"
 )
-def delete_document(document_id: str, services: ServicesDep, _: PrincipalDep) -> Response:
-    services.ingestion.delete(document_id)
+def delete_document(document_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    services.ingestion.delete(document_id, principal.groups)
     return Response(status_code=204)

@@ -16,15 +16,15 @@ router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 @router.get("", response_model=ListEnvelope[JobPublic], operation_id="list_jobs")
 def list_jobs(
     services: ServicesDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     status: Literal["queued", "running", "succeeded", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ListEnvelope[JobPublic]:
-    rows, total = services.registry.list_jobs(status, limit, offset)
+    rows, total = services.registry.list_jobs(status, limit, offset, principal.groups)
     return ListEnvelope[JobPublic](data=[JobPublic.model_validate(r) for r in rows], count=total)
 
 
 @router.get("/{job_id}", response_model=JobPublic, operation_id="get_job")
-def get_job(job_id: str, services: ServicesDep, _: PrincipalDep) -> JobPublic:
-    return JobPublic.model_validate(services.registry.get_job(job_id))
+def get_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
+    return JobPublic.model_validate(services.registry.get_job(job_id, principal.groups))

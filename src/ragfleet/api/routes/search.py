@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,13 @@ from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import Principal, PrincipalDep, ServicesDep
 from ragfleet.api.schemas import HitPublic, QueryBody, QueryResponse, SearchBody, SearchResponse
 from ragfleet.domain import SearchHit
+from ragfleet.errors import RagfleetError
 from ragfleet.retrieval.search import SearchRequest
 from ragfleet.retrieval.store import SearchMode
 from ragfleet.services import Services
 
 router = APIRouter(prefix=API_PREFIX, tags=["search"])
+logger = logging.getLogger(__name__)
 
 
 def _request(
@@ -65,9 +68,19 @@ def search(body: SearchBody, services: ServicesDep, principal: PrincipalDep) -> 
     )
 
 
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
 def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    for name, data in events:
-        yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    """Server-sent events; a failure after the response started ends it with ``error``."""
+    try:
+        for name, data in events:
+            yield _event(name, data)
+    except RagfleetError as exc:
+        logger.warning("answer stream failed: %s", exc.message)
+        yield _event("error", {"code": exc.code, "message": exc.message})
+        yield _event("done", {"finish_reason": "error"})
 
 
 @router.post(

@@ -1,15 +1,17 @@
-"""The registry against the real PostgreSQL server, and the whole API on it."""
+"""The registry on SQLite and on the real PostgreSQL server, and the whole API on PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from ragfleet.api.app import create_app
 from ragfleet.domain import JobStatus
 from ragfleet.embedding import Embedder
+from ragfleet.errors import ConflictError
 from ragfleet.ingest.parsers import parse_text
 from ragfleet.registry.repository import PendingIngest, Registry
 from ragfleet.services import build_services
@@ -17,13 +19,21 @@ from tests.conftest import ingest_text, make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 def pending(source: str, text: str) -> PendingIngest:
     doc = parse_text(text, None, source, {"k": "v"})
     return PendingIngest(f"doc-{source}", "default", doc.content_hash(), doc, ["*"])
 
 
-def test_migrations_and_job_lifecycle(postgres_url: str) -> None:
-    registry = Registry(postgres_url)
+def test_migrations_and_job_lifecycle(registry_url: str) -> None:
+    registry = Registry(registry_url)
     registry.migrate()
     registry.migrate()  # idempotent
     tables = set(inspect(registry.engine).get_table_names())
@@ -36,7 +46,7 @@ def test_migrations_and_job_lifecycle(postgres_url: str) -> None:
     assert started.attempts == 1 and document.title == "Guide" and acl == ["*"]
     registry.set_progress([job.id], "indexing", 0.5)
     assert registry.get_job(job.id).progress == 0.5
-    registry.finish_job(started, document, acl, chunk_count=2)
+    assert registry.finish_jobs([(started, document, acl, 2)]) == set()
     doc = registry.get_document("doc-a")
     assert (doc.status, doc.chunk_count, doc.metadata_) == ("indexed", 2, {"k": "v"})
     assert registry.finished([job.id, "unknown"]) == {job.id}
@@ -63,3 +73,14 @@ def test_api_on_postgres(postgres_url: str, tmp_path: Path, embedder: Embedder) 
             assert hits[0]["document_id"] == doc["document_id"]
     finally:
         services.close()
+
+
+def test_database_refuses_a_second_active_job(registry_url: str) -> None:
+    """Two submissions racing past the in-flight check: the database keeps only one."""
+    registry = Registry(registry_url)
+    registry.migrate()
+    registry.enqueue([pending("a", GUIDE_MD)])
+    with pytest.raises(ConflictError):
+        registry.enqueue([pending("a", ASTRONOMY_MD)])
+    assert len(registry.unfinished_job_ids()) == 1
+    registry.close()
