@@ -22,6 +22,7 @@ from ragfleet.ingest.parsers import parse_text
 from ragfleet.ingest.pipeline import embedding_text
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, Settings
+from ragfleet.telemetry import metrics
 
 
 def peak_rss_mb() -> float:
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N documents.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--batch-documents", type=int, default=None, help="Override jobs.batch_documents."
+    )
     args = parser.parse_args()
 
     corpus = list(load(args.dataset, "test").corpus.items())[: args.limit]
@@ -43,12 +47,20 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(_env_file=None, data_dir=Path(data_dir))  # type: ignore[call-arg]
+        if args.batch_documents:
+            settings.jobs.batch_documents = args.batch_documents
         services = build_services(settings, embedder)
         began = time.perf_counter()
         accepted = services.ingestion.accept(documents, "bench", None)
         services.runner.submit([a.job_id for a in accepted])
         services.runner.wait_idle()
         pipeline_s = time.perf_counter() - began
+        stages = {
+            sample.labels["stage"]: round(sample.value, 1)
+            for metric in metrics.INGEST_STAGE_DURATION.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_sum")
+        }
         chunks = services.store.count("bench")
         failed = services.registry.list_jobs("failed", 1, 0)[1]
         texts = [
@@ -75,6 +87,7 @@ def main() -> None:
         "pipeline_seconds": round(pipeline_s, 1),
         "pipeline_documents_per_s": round(len(documents) / pipeline_s, 1),
         "pipeline_chunks_per_s": round(chunks / pipeline_s, 1),
+        "pipeline_stage_seconds": stages,
         "bare_model_seconds": round(bare_s, 1),
         "bare_model_chunks_per_s": round(len(texts) / bare_s, 1),
         "pipeline_share_of_bare": round((chunks / pipeline_s) / (len(texts) / bare_s), 3),

@@ -174,10 +174,10 @@ class JobSettings(BaseModel):
 
     concurrency: int = Field(1, ge=1, le=32, description="Ingestion threads.")
     batch_documents: int = Field(
-        128,
+        512,
         ge=1,
-        le=1024,
-        description="Queued documents embedded together (longer batches sort better).",
+        le=4096,
+        description="Queued documents embedded together (longer batches pad less).",
     )
     queue_size: int = Field(10_000, ge=1, description="Queued jobs before uploads get 503.")
 

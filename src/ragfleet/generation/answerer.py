@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 300
 NO_PASSAGES = "No indexed passage matches the question, so there is nothing to answer from."
+NO_PASSAGES_REASON = "no_passages"
 
 
 @dataclass(slots=True)
@@ -104,7 +105,8 @@ class AnswerService:
         return Prepared(str(uuid.uuid4()), request.query, result.hits, timer)
 
     def _extractive(self, prepared: Prepared, reason: str) -> Answer:
-        metrics.LLM_FALLBACKS.labels(reason).inc()
+        if reason != NO_PASSAGES_REASON:  # nothing to answer from is not an LLM fallback
+            metrics.LLM_FALLBACKS.labels(reason).inc()
         metrics.ANSWERS.labels("extractive").inc()
         text, numbers = NO_PASSAGES, list[int]()
         if prepared.passages:
@@ -123,7 +125,7 @@ class AnswerService:
         if self.llm is None:
             return self._extractive(prepared, "not_configured")
         if not prepared.passages:
-            return self._extractive(prepared, "no_passages")
+            return self._extractive(prepared, NO_PASSAGES_REASON)
         try:
             with prepared.timer.stage("generate"):
                 completion = self.llm.complete(build_messages(prepared.question, prepared.passages))
@@ -146,7 +148,7 @@ class AnswerService:
         tokens: Iterator[str] = iter(())
         first: str | None = None
         usage = Usage()
-        reason = "not_configured" if self.llm is None else "no_passages"
+        reason = "not_configured" if self.llm is None else NO_PASSAGES_REASON
         if self.llm is not None and prepared.passages:
             tokens = self.llm.stream(build_messages(prepared.question, prepared.passages), usage)
             try:

@@ -23,7 +23,8 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadInputError(
-            f"the file is not valid {exc.encoding.upper()} text (undecodable byte at offset {exc.start})"
+            f"the file is not valid {exc.encoding.upper()} text "
+            f"(undecodable byte at offset {exc.start})"
         ) from exc
 
 

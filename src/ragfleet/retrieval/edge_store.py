@@ -18,12 +18,13 @@ import qdrant_edge as qe
 
 from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError, NotFoundError
-from ragfleet.retrieval.filters import Condition, Range
+from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
     DENSE,
     SPARSE,
     FieldKind,
+    FilterDialect,
     SearchMode,
     StoreQuery,
     build_filter,
@@ -42,24 +43,7 @@ _SCHEMA = {
 }
 
 
-class _EdgeDialect:
-    def match_any(self, key: str, values: list[Any]) -> Any:
-        return qe.FieldCondition(key=key, match=qe.MatchAny(any=values))
-
-    def match_value(self, key: str, value: Any) -> Any:
-        return qe.FieldCondition(key=key, match=qe.MatchValue(value))
-
-    def range(self, key: str, condition: Range) -> Any:
-        bounds = qe.RangeFloat(
-            gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte
-        )
-        return qe.FieldCondition(key=key, range=bounds)
-
-    def filter(self, must: list[Any], must_not: list[Any]) -> Any:
-        return qe.Filter(must=must or None, must_not=must_not or None)
-
-
-_DIALECT = _EdgeDialect()
+_DIALECT = FilterDialect(qe, qe.RangeFloat)
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:

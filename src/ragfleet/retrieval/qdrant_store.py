@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError
-from ragfleet.retrieval.filters import Condition, Range
+from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
     DENSE,
     SPARSE,
     FieldKind,
+    FilterDialect,
     SearchMode,
     StoreQuery,
     build_filter,
@@ -39,24 +39,7 @@ _SCHEMA = {
 }
 
 
-class _ClientDialect:
-    def match_any(self, key: str, values: list[Any]) -> Any:
-        return models.FieldCondition(key=key, match=models.MatchAny(any=values))
-
-    def match_value(self, key: str, value: Any) -> Any:
-        return models.FieldCondition(key=key, match=models.MatchValue(value=value))
-
-    def range(self, key: str, condition: Range) -> Any:
-        bounds = models.Range(
-            gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte
-        )
-        return models.FieldCondition(key=key, range=bounds)
-
-    def filter(self, must: list[Any], must_not: list[Any]) -> Any:
-        return models.Filter(must=must or None, must_not=must_not or None)
-
-
-_DIALECT = _ClientDialect()
+_DIALECT = FilterDialect(models, models.Range)
 _ERRORS = (UnexpectedResponse, ResponseHandlingException, ConnectionError, TimeoutError)
 
 

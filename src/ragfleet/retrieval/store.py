@@ -109,16 +109,26 @@ def metadata_indexes(points: Iterable[IndexedChunk]) -> dict[str, FieldKind]:
     return plan
 
 
-class FilterDialect(Protocol):
-    """The filter classes of one Qdrant client library (they share shapes, not types)."""
+class FilterDialect:
+    """Builds filters with one Qdrant library's classes: Qdrant Edge and qdrant-client name
+    them alike and take the same keywords, except for the range class."""
 
-    def match_any(self, key: str, values: list[Any]) -> Any: ...
+    def __init__(self, module: Any, range_type: Any) -> None:
+        self._m = module
+        self._range = range_type
 
-    def match_value(self, key: str, value: Any) -> Any: ...
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return self._m.FieldCondition(key=key, match=self._m.MatchAny(any=values))
 
-    def range(self, key: str, condition: Range) -> Any: ...
+    def match_value(self, key: str, value: Any) -> Any:
+        return self._m.FieldCondition(key=key, match=self._m.MatchValue(value=value))
 
-    def filter(self, must: list[Any], must_not: list[Any]) -> Any: ...
+    def range(self, key: str, condition: Range) -> Any:
+        bounds = self._range(gt=condition.gt, gte=condition.gte, lt=condition.lt, lte=condition.lte)
+        return self._m.FieldCondition(key=key, range=bounds)
+
+    def filter(self, must: list[Any], must_not: list[Any]) -> Any:
+        return self._m.Filter(must=must or None, must_not=must_not or None)
 
 
 def build_filter(conditions: Sequence[Condition], dialect: FilterDialect) -> Any | None:

@@ -61,7 +61,6 @@ for _mode in ("llm", "extractive"):
     ANSWERS.labels(_mode)
 for _reason in (
     "not_configured",
-    "no_passages",
     "timeout",
     "connection",
     "http_5xx",

@@ -122,8 +122,12 @@ class InProcessRunner:
                 (self._touched, set()) if drained else (set(), self._touched)
             )
         for collection in collections:
+            began = time.perf_counter()
             try:
                 self._store.optimize(collection)
+                metrics.INGEST_STAGE_DURATION.labels("optimize").observe(
+                    time.perf_counter() - began
+                )
             except Exception:
                 logger.exception("optimizing %s failed", collection)
 
