@@ -147,20 +147,23 @@ def wait_for_jobs(services: Services, job_ids: list[str], label: str) -> None:
             progress.update(task, completed=len(job_ids) - len(pending))
 
 
-def ingest_documents(
-    services: Services,
-    documents: list[ParsedDocument],
-    collection: str,
-    label: str,
-    batch: int = 500,
+def submit_documents(
+    services: Services, documents: list[ParsedDocument], collection: str, batch: int = 500
 ) -> list[str]:
-    """Accept documents in batches, wait for every job; returns the job ids."""
+    """Record and queue jobs for the documents, in batches; returns every job id."""
     job_ids: list[str] = []
     for start in range(0, len(documents), batch):
         accepted = services.ingestion.accept(documents[start : start + batch], collection, None)
-        queued = [a.job_id for a in accepted if a.status is JobStatus.QUEUED]
-        services.runner.submit(queued)
+        services.runner.submit([a.job_id for a in accepted if a.status is JobStatus.QUEUED])
         job_ids += [a.job_id for a in accepted]
+    return job_ids
+
+
+def ingest_documents(
+    services: Services, documents: list[ParsedDocument], collection: str, label: str
+) -> list[str]:
+    """Submit documents and follow their jobs to the end; returns the job ids."""
+    job_ids = submit_documents(services, documents, collection)
     wait_for_jobs(services, job_ids, label)
     return job_ids
 
@@ -247,23 +250,26 @@ def ingest(
         raise typer.Exit(2)
     table = Table("file", "documents", "result")
     failed = 0
+    submitted: dict[Path, list[str]] = {}
     with open_services(settings) as services:
+        # Jobs start while later files are still being parsed; one progress bar follows them all.
         for path in files:
             try:
                 if path.stat().st_size > settings.limits.max_upload_bytes:
                     limit = settings.limits.max_upload_bytes
                     raise DocumentTooLargeError(f"over the {limit}-byte upload limit")
                 docs = parse_file(str(path), path.read_bytes())
-                job_ids = ingest_documents(services, docs, collection, path.name)
+                submitted[path] = submit_documents(services, docs, collection)
             except RagfleetError as exc:
                 failed += 1
                 table.add_row(str(path), "-", f"[red]{exc.message}[/]")
-                continue
+        wait_for_jobs(services, [j for ids in submitted.values() for j in ids], "Indexing")
+        for path, job_ids in submitted.items():
             jobs = [services.registry.get_job(j) for j in job_ids]
             bad = [j for j in jobs if j.status == JobStatus.FAILED.value]
             failed += bool(bad)
             result = f"[red]{bad[0].error}[/]" if bad else "[green]indexed[/]"
-            table.add_row(str(path), str(len(docs)), result)
+            table.add_row(str(path), str(len(job_ids)), result)
     console.print(table)
     if failed:
         errors.print(f"[red]{failed} of {len(files)} file(s) failed[/]")
