@@ -123,14 +123,19 @@ class SearchBody(BaseModel):
     _check_collection = field_validator("collection")(_collection)
 
 
-class HitPublic(BaseModel):
-    score: float
+class ChunkLocation(BaseModel):
+    """Where a chunk comes from: shared by search hits and answer citations."""
+
     document_id: str
     chunk_id: str
     title: str
-    section: str
+    section: str = Field(description="Heading path inside the document.")
     source: str
     page: int | None
+
+
+class HitPublic(ChunkLocation):
+    score: float
     text: str
     metadata: dict[str, Any]
 
@@ -153,14 +158,8 @@ class QueryBody(BaseModel):
     _check_collection = field_validator("collection")(_collection)
 
 
-class CitationPublic(BaseModel):
+class CitationPublic(ChunkLocation):
     n: int = Field(description="The [n] marker in the answer.")
-    document_id: str
-    chunk_id: str
-    title: str
-    section: str
-    source: str
-    page: int | None
     snippet: str
 
 
