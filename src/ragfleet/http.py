@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 MAX_CONNECTIONS = 32
 MAX_KEEPALIVE_CONNECTIONS = 16
 CONNECT_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = 5.0
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
 
@@ -50,12 +51,21 @@ def is_transient(exc: Exception) -> bool:
 
 
 def post_json(
-    client: httpx.Client, path: str, body: dict[str, Any], dependency: str, retries: int
+    client: httpx.Client,
+    path: str,
+    body: dict[str, Any],
+    dependency: str,
+    retries: int,
+    timeout_s: float | None = None,
 ) -> Any:
-    """POST and decode JSON, retrying transient failures; raise ``DependencyError`` at the end."""
+    """POST and decode JSON, retrying transient failures; raise ``DependencyError`` at the end.
+
+    ``timeout_s`` overrides the client's timeout for this call (readiness probes use a short one).
+    """
+    timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)
     for attempt in range(retries + 1):
         try:
-            response = client.post(path, json=body)
+            response = client.post(path, json=body, timeout=timeout)
             response.raise_for_status()
             return response.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from ragfleet.gitops.bump import PUSH_ATTEMPTS, BumpError, bump, current_tag, set_tags
+from ragfleet.gitops.bump import (
+    PUSH_ATTEMPTS,
+    BumpError,
+    Git,
+    bump,
+    current_tag,
+    set_tags,
+)
 
 if TYPE_CHECKING:
     from conftest import Remote
@@ -211,3 +219,14 @@ def test_current_tag_refuses_components_on_different_tags(remote: Remote) -> Non
 )
 def test_set_tags_keeps_the_rest_of_the_line(before: str, after: str) -> None:
     assert set_tags(before, ["a"], "2.0.0", "values.yaml") == after
+
+
+def test_credentials_in_git_output_never_reach_the_message(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
+    # git echoes an unknown ref verbatim, credentials included.
+    with pytest.raises(BumpError) as refused:
+        Git(tmp_path).run(
+            "show-ref", "--verify", "refs/heads/https://bot:s3cr3t-token@example.invalid/c"
+        )
+    assert "s3cr3t-token" not in refused.value.message
+    assert "https://***@example.invalid" in refused.value.message

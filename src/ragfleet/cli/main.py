@@ -201,6 +201,11 @@ def serve(
     settings = load_settings()
     host = host or settings.server.host
     port = port or settings.server.port
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.auth.api_keys:
+        errors.print(
+            f"[yellow]warning:[/] serving on {host} without API keys: anyone who can reach "
+            "this port can read and change every document (set RAGFLEET_AUTH__API_KEYS)"
+        )
     with open_services(settings) as services:
         if sample if sample is not None else settings.environment == "development":
             count = ingest_sample(services)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ragfleet.embedding.base import Matrix
 from ragfleet.errors import DependencyError
-from ragfleet.http import build_client, post_json
+from ragfleet.http import PROBE_TIMEOUT_S, build_client, post_json
 from ragfleet.settings import EmbeddingSettings
 
 
@@ -26,10 +26,12 @@ class OpenAIEmbedder:
             self._dimensions = int(self._request(["dimension probe"]).shape[1])
         return self._dimensions
 
-    def _request(self, texts: list[str], retries: int | None = None) -> Matrix:
+    def _request(
+        self, texts: list[str], retries: int | None = None, timeout_s: float | None = None
+    ) -> Matrix:
         body = {"model": self._settings.model, "input": texts}
         retries = self._settings.max_retries if retries is None else retries
-        data = post_json(self._client, "embeddings", body, "embeddings", retries)
+        data = post_json(self._client, "embeddings", body, "embeddings", retries, timeout_s)
         try:
             rows = sorted(data["data"], key=lambda row: row["index"])
             matrix = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
@@ -52,7 +54,7 @@ class OpenAIEmbedder:
 
     def check(self) -> None:
         """One attempt, no retries: a readiness probe must answer quickly."""
-        self._request(["readiness probe"], retries=0)
+        self._request(["readiness probe"], retries=0, timeout_s=PROBE_TIMEOUT_S)
 
     def close(self) -> None:
         self._client.close()

@@ -33,6 +33,8 @@ REMOTE = "origin"
 BOT_IDENTITY = ("user.name=ragfleet-bot", "user.email=ragfleet-bot@users.noreply.github.com")
 
 _TAG = re.compile(r"sha-[0-9a-f]{7,40}|[0-9a-f]{7,40}|v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?")
+# user:token@ inside a URL, hidden from error messages (CI clones with a token in the URL).
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 # The scalar that starts where ruamel says the value is: quoted, or plain up to a comment.
 _SCALAR = re.compile(r"\"[^\"]*\"|'[^']*'|[^\s#,}\]]+")
@@ -108,7 +110,8 @@ class Git:
     def run(self, *args: str) -> str:
         done = self.attempt(*args)
         if done.returncode != 0:
-            raise BumpError(f"git {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+            output = _CREDENTIALS.sub(r"\1***@", done.stderr.strip() or done.stdout.strip())
+            raise BumpError(f"git {args[0]} failed: {output}")
         return done.stdout.strip()
 
     def attempt(self, *args: str) -> subprocess.CompletedProcess[str]:
