@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ragfleet.embedding import Embedder, build_embedder
 from ragfleet.generation.answerer import AnswerService
 from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.grounding import GroundednessScorer
 from ragfleet.generation.llm import ChatClient
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.ingest.pipeline import IngestionService
@@ -79,7 +80,10 @@ def build_services(
         store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
     )
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
-    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm)
+    grounding = GroundednessScorer(
+        embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
+    )
+    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm, grounding)
     runner = InProcessRunner(
         ingestion,
         store,

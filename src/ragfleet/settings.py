@@ -136,6 +136,17 @@ class RetrievalSettings(BaseModel):
     answer_passages: int = Field(5, ge=1, le=50, description="Passages given to the answerer.")
 
 
+class QualitySettings(BaseModel):
+    """Answer-quality signals."""
+
+    sentence_similarity: float = Field(
+        0.5, ge=0, le=1, description="Cosine similarity at which a passage supports a sentence."
+    )
+    grounded_threshold: float = Field(
+        0.6, ge=0, le=1, description="Share of supported sentences below which grounded=false."
+    )
+
+
 class LimitSettings(BaseModel):
     """Upload bounds."""
 
@@ -213,6 +224,7 @@ class Settings(BaseSettings):
     reranker: RerankerSettings = RerankerSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    quality: QualitySettings = QualitySettings()
     limits: LimitSettings = LimitSettings()
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()

@@ -19,6 +19,13 @@ from tests.utils.llm_stub import StubState, llm_stub
 QUESTION = {"question": "How do I install ragfleet on Linux?"}
 
 
+def metric_value(client: TestClient, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} is not exported")
+
+
 def events(response: Any) -> list[tuple[str, dict[str, Any]]]:
     parsed = []
     for block in response.text.strip().split("\n\n"):
@@ -32,6 +39,7 @@ def test_extractive_answer_without_llm(client: TestClient) -> None:
     ingest_text(client, ASTRONOMY_MD, source="astro")
     body = client.post("/v1/query", json=QUESTION).json()
     assert body["mode"] == "extractive" and body["fallback_reason"] == "not_configured"
+    assert (body["groundedness"], body["grounded"]) == (1.0, True)
     assert "pip" in body["answer"] and "[1]" in body["answer"]
     assert body["citations"][0]["title"] == "Guide"
     assert body["citations"][0]["section"] == "Guide > Install > Linux"
@@ -61,6 +69,7 @@ def test_llm_answer_with_citations(llm: tuple[TestClient, StubState]) -> None:
     assert body["answer"] == "Install it with pip [1]."
     assert body["citations"][0]["n"] == 1 and body["citations"][0]["title"] == "Guide"
     assert body["usage"] == {"prompt_tokens": 42, "completion_tokens": 7}
+    assert body["grounded"] is True and body["groundedness"] == 1.0
     sent = state.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user"]
     assert "[1] Guide > Install > Linux" in sent[1]["content"]
@@ -78,6 +87,7 @@ def test_llm_stream(llm: tuple[TestClient, StubState]) -> None:
     assert "".join(d["text"] for n, d in stream if n == "token") == "Install it with pip [1]."
     assert stream[-2][1]["citations"][0]["n"] == 1
     assert stream[-1][1]["usage"] == {"prompt_tokens": 42, "completion_tokens": 3}
+    assert stream[-1][1]["grounded"] is True
 
 
 @pytest.mark.parametrize(
@@ -99,6 +109,16 @@ def test_llm_failures_fall_back(
         body = response.json()
         assert (body["mode"], body["fallback_reason"]) == ("extractive", reason)
         assert "pip" in body["answer"] and body["citations"]
+
+
+def test_unsupported_answer_is_flagged(llm: tuple[TestClient, StubState]) -> None:
+    client, state = llm
+    state.behaviour = "off_topic"
+    before = metric_value(client, "ragfleet_answers_ungrounded_total")
+    body = client.post("/v1/query", json=QUESTION).json()
+    assert body["mode"] == "llm"
+    assert (body["groundedness"], body["grounded"]) == (0.0, False)
+    assert metric_value(client, "ragfleet_answers_ungrounded_total") == before + 1
 
 
 def test_stream_broken_midway_reports_error(llm: tuple[TestClient, StubState]) -> None:
@@ -128,3 +148,27 @@ def test_connection_refused_falls_back(tmp_path: Path, embedder: Embedder) -> No
 def test_bad_question(client: TestClient) -> None:
     response = client.post("/v1/query", json={"question": "q" * 5000, "stream": True})
     assert response.status_code == 400 and response.json()["code"] == "bad_input"
+
+
+def test_feedback_is_stored_and_counted(client: TestClient) -> None:
+    query_id = client.post("/v1/query", json=QUESTION).json()["query_id"]
+    before = metric_value(client, 'ragfleet_feedback_total{rating="down"}')
+    response = client.post(
+        "/v1/feedback", json={"query_id": query_id, "rating": "down", "comment": "wrong"}
+    )
+    assert response.status_code == 201
+    assert response.json()["query_id"] == query_id and response.json()["rating"] == "down"
+    assert metric_value(client, 'ragfleet_feedback_total{rating="down"}') == before + 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query_id": "not-a-uuid", "rating": "up"},
+        {"query_id": "6b1f3c1e-9c51-4c1a-8f0e-3f4a2d7c9b10", "rating": "meh"},
+        {"query_id": "6b1f3c1e-9c51-4c1a-8f0e-3f4a2d7c9b10", "rating": "up", "comment": "x" * 3000},
+    ],
+)
+def test_bad_feedback(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == 422 and response.json()["code"] == "validation_error"

@@ -37,7 +37,7 @@ def test_migrations_and_job_lifecycle(registry_url: str) -> None:
     registry.migrate()
     registry.migrate()  # idempotent
     tables = set(inspect(registry.engine).get_table_names())
-    assert {"documents", "jobs", "job_payloads", "alembic_version"} <= tables
+    assert {"documents", "document_groups", "jobs", "job_payloads", "feedback"} <= tables
 
     (job,) = registry.enqueue([pending("a", GUIDE_MD)])
     assert registry.active_jobs(["doc-a"])["doc-a"].id == job.id

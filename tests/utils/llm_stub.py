@@ -3,8 +3,9 @@
 Chat completions (plain and streaming), embeddings (bag-of-words vectors, so similar words score
 high) and rerank. ``behaviour`` decides each response: ``ok``; ``error`` answers 500; ``slow``
 sleeps past the client's timeout; ``break`` streams two tokens then sends garbage; ``empty``
-answers with no content. ``failures``
-makes that many requests answer 503 before the behaviour applies (a transient fault).
+answers with no content; ``off_topic`` answers (not streamed) with a sentence no passage
+supports. ``failures`` makes that many requests answer 503 before the behaviour applies (a
+transient fault).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER_TOKENS = ["Install it", " with pip", " [1]."]
+OFF_TOPIC = "Bananas are a yellow fruit rich in potassium [1]."
 EMBEDDING_SIZE = 64
 
 
@@ -86,7 +88,9 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 self._json(200, {"results": results})
                 return
             if not body.get("stream"):
-                content = "" if state.behaviour == "empty" else "".join(ANSWER_TOKENS)
+                content = {"empty": "", "off_topic": OFF_TOPIC}.get(
+                    state.behaviour, "".join(ANSWER_TOKENS)
+                )
                 self._json(
                     200,
                     {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -174,8 +175,28 @@ class QueryResponse(BaseModel):
     mode: Literal["llm", "extractive"]
     fallback_reason: str | None = Field(description="Why the answer is extractive, if it is.")
     citations: list[CitationPublic]
+    groundedness: float = Field(description="Share of sentences supported by cited passages.")
+    grounded: bool = Field(description="False when groundedness is under the threshold.")
     usage: UsagePublic
     timings_ms: dict[str, float]
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query_id: uuid.UUID = Field(description="The query_id of the answer being rated.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    query_id: str
+    rating: str
+    comment: str | None
+    created_at: datetime
 
 
 class Readiness(BaseModel):

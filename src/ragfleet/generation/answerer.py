@@ -13,6 +13,7 @@ from typing import Any
 from ragfleet.domain import SearchHit
 from ragfleet.errors import LLMError
 from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.grounding import Groundedness, GroundednessScorer
 from ragfleet.generation.llm import ChatClient, Usage
 from ragfleet.generation.prompt import build_messages
 from ragfleet.retrieval.search import SearchRequest, SearchService, Timer
@@ -44,9 +45,14 @@ class Answer:
     answer: str
     mode: str
     citations: list[Citation]
+    groundedness: Groundedness
     usage: Usage = field(default_factory=Usage)
     timings_ms: dict[str, float] = field(default_factory=dict)
     fallback_reason: str | None = None
+
+    @property
+    def grounded(self) -> bool:
+        return self.groundedness.grounded
 
 
 @dataclass(slots=True)
@@ -92,10 +98,12 @@ class AnswerService:
         search: SearchService,
         extractive: ExtractiveAnswerer,
         llm: ChatClient | None,
+        grounding: GroundednessScorer,
     ) -> None:
         self.search = search
         self.extractive = extractive
         self.llm = llm
+        self.grounding = grounding
 
     def prepare(self, request: SearchRequest) -> Prepared:
         """Validate and retrieve; raises on bad input before any response is started."""
@@ -117,6 +125,7 @@ class AnswerService:
             text,
             "extractive",
             cite(numbers, prepared.passages),
+            self.grounding.verbatim(),
             timings_ms=prepared.timer.timings_ms,
             fallback_reason=reason,
         )
@@ -133,11 +142,14 @@ class AnswerService:
             logger.warning("LLM failed (%s), answering extractively: %s", exc.reason, exc.message)
             return self._extractive(prepared, exc.reason)
         metrics.ANSWERS.labels("llm").inc()
+        with prepared.timer.stage("grounding"):
+            groundedness = self.grounding.score(completion.text, prepared.passages)
         return Answer(
             prepared.query_id,
             completion.text,
             "llm",
             cite(cited_numbers(completion.text), prepared.passages),
+            groundedness,
             completion.usage,
             prepared.timer.timings_ms,
         )
@@ -169,15 +181,7 @@ class AnswerService:
             )
             yield "token", {"text": answer.answer}
             yield "citations", {"citations": [asdict(c) for c in answer.citations]}
-            yield (
-                "done",
-                {
-                    "mode": answer.mode,
-                    "usage": asdict(answer.usage),
-                    "timings_ms": answer.timings_ms,
-                    "finish_reason": "stop",
-                },
-            )
+            yield "done", _done(answer.mode, answer.usage, answer.groundedness, prepared, "stop")
             return
         metrics.ANSWERS.labels("llm").inc()
         yield (
@@ -205,12 +209,20 @@ class AnswerService:
         text = "".join(parts)
         citations = cite(cited_numbers(text), prepared.passages)
         yield "citations", {"citations": [asdict(c) for c in citations]}
-        yield (
-            "done",
-            {
-                "mode": "llm",
-                "usage": asdict(usage),
-                "timings_ms": prepared.timer.timings_ms,
-                "finish_reason": finish,
-            },
-        )
+        with prepared.timer.stage("grounding"):
+            groundedness = self.grounding.score(text, prepared.passages)
+        yield "done", _done("llm", usage, groundedness, prepared, finish)
+
+
+def _done(
+    mode: str, usage: Usage, groundedness: Groundedness, prepared: Prepared, finish: str
+) -> dict[str, Any]:
+    """The closing server-sent event of an answer."""
+    return {
+        "mode": mode,
+        "usage": asdict(usage),
+        "groundedness": groundedness.score,
+        "grounded": groundedness.grounded,
+        "timings_ms": prepared.timer.timings_ms,
+        "finish_reason": finish,
+    }

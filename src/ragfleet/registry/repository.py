@@ -26,7 +26,14 @@ from ragfleet.domain import (
     ParsedDocument,
 )
 from ragfleet.errors import ConflictError, DependencyError, NotFoundError
-from ragfleet.registry.tables import DocumentGroupRow, DocumentRow, JobPayloadRow, JobRow, utcnow
+from ragfleet.registry.tables import (
+    DocumentGroupRow,
+    DocumentRow,
+    FeedbackRow,
+    JobPayloadRow,
+    JobRow,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +180,14 @@ class Registry:
     def _set_groups(session: Session, document_id: str, acl: Sequence[str]) -> None:
         session.execute(delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id))
         session.add_all(DocumentGroupRow(document_id=document_id, group_name=g) for g in set(acl))
+
+    # Feedback --------------------------------------------------------------------------------
+
+    def add_feedback(self, query_id: str, rating: str, comment: str | None) -> FeedbackRow:
+        row = FeedbackRow(id=str(uuid.uuid4()), query_id=query_id, rating=rating, comment=comment)
+        with self.session() as session:
+            session.add(row)
+        return row
 
     # Jobs ------------------------------------------------------------------------------------
 

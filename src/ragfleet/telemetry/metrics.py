@@ -44,6 +44,13 @@ LLM_TTFT = Histogram(
     buckets=LLM_BUCKETS,
 )
 LLM_TOKENS = Counter("ragfleet_llm_tokens_total", "LLM tokens by direction.", ["direction"])
+ANSWER_GROUNDEDNESS = Histogram(
+    "ragfleet_answer_groundedness_ratio",
+    "Share of answer sentences supported by the cited passages.",
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+UNGROUNDED_ANSWERS = Counter("ragfleet_answers_ungrounded_total", "Answers flagged grounded=false.")
+FEEDBACK = Counter("ragfleet_feedback_total", "Answer feedback by rating.", ["rating"])
 RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
 INGEST_JOBS = Counter(
     "ragfleet_ingest_jobs_total", "Finished ingestion jobs by outcome.", ["outcome"]
@@ -68,6 +75,8 @@ for _reason in (
     "malformed",
 ):
     LLM_FALLBACKS.labels(_reason)
+for _rating in ("up", "down"):
+    FEEDBACK.labels(_rating)
 for _outcome in ("succeeded", "failed"):
     INGEST_JOBS.labels(_outcome)
 for _direction in ("prompt", "completion"):

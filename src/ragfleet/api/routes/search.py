@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -102,4 +103,6 @@ async def query(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     answer = await run_in_threadpool(services.answers.answer, prepared)
-    return QueryResponse.model_validate(answer, from_attributes=True)
+    return QueryResponse.model_validate(
+        {**asdict(answer), "groundedness": answer.groundedness.score, "grounded": answer.grounded}
+    )
