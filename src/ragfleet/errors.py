@@ -86,3 +86,8 @@ class LLMError(DependencyError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__("llm", message)
         self.reason = reason
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a failed job records: our own message, or the bare exception of a bug."""
+    return exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc!r}"

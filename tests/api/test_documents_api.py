@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ragfleet.api.app import create_app
 from ragfleet.embedding import Embedder
-from ragfleet.services import build_services
+from ragfleet.errors import DependencyError
+from ragfleet.retrieval.filters import Condition
+from ragfleet.retrieval.store import VectorStore
+from ragfleet.services import Services, build_services
 from tests.conftest import ingest_text, make_settings, wait_for_job
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD, make_pdf
 
@@ -169,6 +173,22 @@ def test_resubmitting_in_flight_document_conflicts(client: TestClient, services)
             400,
             "bad_input",
         ),
+        (
+            {"content": b"[" * 2000 + b"]" * 2000, "headers": {"content-type": "application/json"}},
+            400,
+            "bad_input",
+        ),
+        (
+            {
+                "files": [("files", ("a.txt", b"ok", "text/plain"))],
+                "data": {"metadata": "[" * 2000 + "]" * 2000},
+            },
+            400,
+            "bad_input",
+        ),
+        ({"json": {"text": "ok", "acl": ["x" * 257]}}, 400, "bad_input"),
+        ({"json": {"text": "ok", "acl": [" "]}}, 400, "bad_input"),
+        ({"json": {"text": "ok", "acl": [f"g{n}" for n in range(65)]}}, 400, "bad_input"),
     ],
 )
 def test_bad_uploads_are_refused_and_change_nothing(
@@ -197,7 +217,44 @@ def test_acl_change_alone_is_a_new_version(client: TestClient, services) -> None
     assert after["version"] != before["version"] and after["acl"] == ["ops"]
     assert services.store.count("default", first["document_id"]) == 2
     hits = client.post("/v1/search", json={"query": "install linux"}).json()["data"]
-    assert all(h["chunk_id"] for h in hits)
+    assert len(hits) == 2 and len({h["chunk_id"] for h in hits}) == 2
+    assert {h["document_id"] for h in hits} == {first["document_id"]}
+
+
+class FlakyDeleteStore:
+    """The real store, whose deletes fail while ``failing`` is set."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner = inner
+        self.failing = False
+
+    def delete(self, collection: str, conditions: list[Condition]) -> None:
+        if self.failing:
+            raise DependencyError("qdrant", "connection reset")
+        self.inner.delete(collection, conditions)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_old_version_left_by_a_failed_clean_up_goes_on_the_next_ingest(
+    client: TestClient, services: Services
+) -> None:
+    flaky = FlakyDeleteStore(services.store)
+    services.ingestion.store = cast(VectorStore, flaky)
+    first = ingest_text(client, GUIDE_MD, source="guide")
+    flaky.failing = True
+    second = ingest_text(client, ASTRONOMY_MD, source="guide")
+    assert second["job"]["status"] == "succeeded"
+    doc_id = first["document_id"]
+    assert services.store.count("default", doc_id) == 3  # new version live, old one stale
+    hits = client.post("/v1/search", json={"query": "install linux planet"}).json()["data"]
+    assert len(hits) == 2  # chunk 0 of each version is the same chunk: one copy is shown
+    flaky.failing = False
+    again = ingest_text(client, ASTRONOMY_MD, source="guide")
+    assert again["status"] == "succeeded"
+    assert services.store.count("default", doc_id) == 1
+    assert search_ids(client, "install on linux", mode="sparse") == []
 
 
 def test_full_queue_refuses_and_stores_nothing(tmp_path: Path, embedder: Embedder) -> None:

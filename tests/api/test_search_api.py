@@ -151,6 +151,28 @@ def test_acl_groups_guard_documents_and_jobs(secured: TestClient) -> None:
     assert secured.get(f"/v1/documents/{hr_doc['id']}").json()["acl"] == ["hr"]
 
 
+def test_writes_need_every_group_of_the_document(secured: TestClient) -> None:
+    eng = {"Authorization": "Bearer eng-key-456"}
+    shared = ingest_text(
+        secured, "# Roadmap\n\nShared plans.", source="roadmap", acl=["engineering", "hr"]
+    )
+    doc_id = shared["document_id"]
+    assert secured.get(f"/v1/documents/{doc_id}", headers=eng).status_code == 200
+    replaced = secured.post(
+        "/v1/documents", json={"text": "eng only", "source": "roadmap"}, headers=eng
+    )
+    assert replaced.status_code == 403 and replaced.json()["code"] == "forbidden"
+    deleted = secured.delete(f"/v1/documents/{doc_id}", headers=eng)
+    assert deleted.status_code == 403
+    document = secured.get(f"/v1/documents/{doc_id}").json()
+    assert document["acl"] == ["engineering", "hr"] and document["status"] == "indexed"
+    # Public documents are writable by every key.
+    public = secured.post(
+        "/v1/documents", json={"text": "A new planet guide.", "source": "public"}, headers=eng
+    )
+    assert public.status_code == 202
+
+
 def test_acl_applies_to_answers(secured: TestClient) -> None:
     body = secured.post(
         "/v1/query",

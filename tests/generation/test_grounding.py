@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import cast
+
+from prometheus_client import REGISTRY
+
 from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
-from ragfleet.generation.grounding import GroundednessScorer
+from ragfleet.errors import DependencyError
+from ragfleet.generation.grounding import UNSCORED, GroundednessScorer
 
 PASSAGES = [
     SearchHit(
@@ -30,3 +35,33 @@ def test_a_sentence_is_checked_against_the_passage_it_cites(embedder: Embedder) 
     miscited = scorer.score("Jupiter is the largest planet in the solar system [2].", PASSAGES)
     uncited = scorer.score("Jupiter is the largest planet in the solar system.", PASSAGES)
     assert miscited.score == 0.0 and uncited.score == 1.0
+
+
+class _BrokenEmbedder:
+    """An embedder whose endpoint is down."""
+
+    dimensions = 384
+
+    def embed(self, texts: list[str]) -> object:
+        raise DependencyError("embeddings", "connection refused")
+
+
+def test_an_answer_without_a_checkable_sentence_is_left_unscored(embedder: Embedder) -> None:
+    scorer = GroundednessScorer(embedder, sentence_similarity=0.5, threshold=0.6)
+    before = REGISTRY.get_sample_value(
+        "ragfleet_answer_grounding_unscored_total", {"reason": "no_claims"}
+    )
+    result = scorer.score("Yes [1].", PASSAGES)
+    assert result == UNSCORED
+    after = REGISTRY.get_sample_value(
+        "ragfleet_answer_grounding_unscored_total", {"reason": "no_claims"}
+    )
+    assert after == (before or 0) + 1
+
+
+def test_a_failing_embedder_leaves_the_answer_unscored_instead_of_failing_it() -> None:
+    scorer = GroundednessScorer(
+        cast(Embedder, _BrokenEmbedder()), sentence_similarity=0.5, threshold=0.6
+    )
+    result = scorer.score("Jupiter is the largest planet in the solar system [1].", PASSAGES)
+    assert (result.score, result.grounded) == (None, None)

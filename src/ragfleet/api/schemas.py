@@ -175,8 +175,12 @@ class QueryResponse(BaseModel):
     mode: Literal["llm", "extractive"]
     fallback_reason: str | None = Field(description="Why the answer is extractive, if it is.")
     citations: list[CitationPublic]
-    groundedness: float = Field(description="Share of sentences supported by cited passages.")
-    grounded: bool = Field(description="False when groundedness is under the threshold.")
+    groundedness: float | None = Field(
+        description="Share of sentences supported by cited passages; null when not scored."
+    )
+    grounded: bool | None = Field(
+        description="False when groundedness is under the threshold; null when not scored."
+    )
     usage: UsagePublic
     timings_ms: dict[str, float]
 

@@ -265,9 +265,10 @@ def ingest(
                     raise DocumentTooLargeError(f"over the {limit}-byte upload limit")
                 docs = parse_file(str(path), path.read_bytes())
                 submitted[path] = submit_documents(services, docs, collection)
-            except RagfleetError as exc:
+            except (RagfleetError, OSError) as exc:  # unreadable files fail alone
                 failed += 1
-                table.add_row(str(path), "-", f"[red]{exc.message}[/]")
+                message = exc.message if isinstance(exc, RagfleetError) else str(exc)
+                table.add_row(str(path), "-", f"[red]{message}[/]")
         wait_for_jobs(services, [j for ids in submitted.values() for j in ids], "Indexing")
         for path, job_ids in submitted.items():
             jobs = [services.registry.get_job(j) for j in job_ids]

@@ -51,7 +51,7 @@ class Answer:
     fallback_reason: str | None = None
 
     @property
-    def grounded(self) -> bool:
+    def grounded(self) -> bool | None:
         return self.groundedness.grounded
 
 

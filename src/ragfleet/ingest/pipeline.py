@@ -38,6 +38,7 @@ from ragfleet.errors import (
     EmptyDocumentError,
     ForbiddenError,
     RagfleetError,
+    failure_message,
 )
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.registry.repository import PendingIngest, Registry
@@ -49,6 +50,8 @@ from ragfleet.telemetry import metrics
 logger = logging.getLogger(__name__)
 
 EMBED_STEP = 512  # chunks per embed+upsert step; progress is reported after each
+MAX_ACL_GROUPS = 64
+MAX_GROUP_LENGTH = 256  # the registry's column width
 
 
 @dataclass(slots=True)
@@ -64,6 +67,23 @@ class _Work:
     document: ParsedDocument
     acl: list[str]
     chunks: list[Chunk]
+
+
+def validate_acl(acl: Sequence[str] | None) -> list[str]:
+    """The document's groups, sorted and unique; none given means public."""
+    groups = sorted(set(acl)) if acl else [PUBLIC_GROUP]
+    if len(groups) > MAX_ACL_GROUPS:
+        raise BadInputError(f"acl has {len(groups)} groups; at most {MAX_ACL_GROUPS} are allowed")
+    for group in groups:
+        if not group.strip() or len(group) > MAX_GROUP_LENGTH:
+            raise BadInputError(f"acl group names take 1 to {MAX_GROUP_LENGTH} characters")
+    return groups
+
+
+def _covers(caller_groups: Sequence[str] | None, acl: Sequence[str]) -> bool:
+    """Whether a caller may write a document shared with ``acl``: it must belong to every group
+    (so a key cannot widen or narrow others' sharing); public documents are writable by all."""
+    return caller_groups is None or set(acl) <= {*caller_groups, PUBLIC_GROUP}
 
 
 def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
@@ -107,8 +127,8 @@ class IngestionService:
         document being replaced. Raises ``ConflictError`` (nothing recorded) when any document
         has a job in flight.
         """
-        groups = sorted(set(acl)) if acl else [PUBLIC_GROUP]
-        if caller_groups is not None and not set(groups) <= {*caller_groups, PUBLIC_GROUP}:
+        groups = validate_acl(acl)
+        if not _covers(caller_groups, groups):
             raise ForbiddenError("the acl names groups this API key does not belong to")
         pending: list[PendingIngest] = []
         for doc in documents:
@@ -122,11 +142,12 @@ class IngestionService:
         if len(set(ids)) != len(ids):
             raise BadInputError("the request holds the same document twice (same source)")
         existing = self.registry.find_documents(ids)
-        if caller_groups is not None:
-            readable = {*caller_groups, PUBLIC_GROUP}
-            hidden = [row.id for row in existing.values() if not readable & set(row.acl)]
-            if hidden:
-                raise ForbiddenError(f"document {hidden[0]} exists and this API key cannot read it")
+        locked = [row.id for row in existing.values() if not _covers(caller_groups, row.acl)]
+        if locked:
+            raise ForbiddenError(
+                f"document {locked[0]} exists and this API key cannot replace it: "
+                "it is shared with groups the key does not belong to"
+            )
         in_flight = self.registry.active_jobs(ids)
         if in_flight:
             doc_id, job = next(iter(in_flight.items()))
@@ -141,6 +162,8 @@ class IngestionService:
                 and row.version == item.version
             )
             if unchanged and row is not None:
+                # Old versions a failed clean-up left behind go now (a no-op when there are none).
+                self._retire(row.collection, row.id, keep=row.version)
                 job = self.registry.record_unchanged(row)
                 results[item.document_id] = Accepted(row.id, job.id, JobStatus.SUCCEEDED)
             else:
@@ -158,8 +181,10 @@ class IngestionService:
                 chunks = self.chunker.chunk(document)
                 if not chunks:
                     raise EmptyDocumentError("the document produced no chunks")
-            except RagfleetError as exc:
-                self._fail([job], exc.message)
+            except Exception as exc:  # one bad document must not fail the batch
+                if not isinstance(exc, RagfleetError):
+                    logger.exception("chunking job %s crashed", job.id)
+                self._fail([job], failure_message(exc))
                 continue
             work.append(_Work(job, document, acl, chunks))
         metrics.INGEST_STAGE_DURATION.labels("chunk").observe(time.perf_counter() - started)
@@ -173,12 +198,9 @@ class IngestionService:
             except Exception as exc:
                 if not isinstance(exc, RagfleetError):
                     logger.exception("indexing failed in collection %s", collection)
-                message = (
-                    exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
-                )
                 unfinished = [item for item in items if item.job.id not in finished]
                 self._discard_new_versions(collection, unfinished)
-                self._fail([item.job for item in unfinished], message)
+                self._fail([item.job for item in unfinished], failure_message(exc))
         return set(collections)
 
     def _index(self, collection: str, items: list[_Work], finished: set[str]) -> None:
@@ -215,7 +237,8 @@ class IngestionService:
         )
         finished.update(job_ids)
         # The new versions are live; retire what they replace. A failure here leaves old points
-        # beside the new ones (logged, removed by the next ingest), never a document without any.
+        # beside the new ones (logged; search shows one copy of each chunk, and the next ingest
+        # of the document, changed or not, removes them), never a document without any.
         for item in items:
             doc_id, version = item.job.document_id, item.job.version
             row = previous.get(doc_id)
@@ -224,13 +247,10 @@ class IngestionService:
                 and row.version is None
                 and row.status == DocumentStatus.PENDING.value
             )
-            try:
-                if doc_id in gone:  # deleted while it was being indexed
-                    self.store.delete(collection, document_filter(doc_id))
-                elif not first_ingest:
-                    self.store.delete(collection, document_filter(doc_id, except_version=version))
-            except RagfleetError as exc:
-                logger.warning("could not retire old chunks of %s: %s", doc_id, exc.message)
+            if doc_id in gone:  # deleted while it was being indexed
+                self._retire(collection, doc_id, keep=None)
+            elif not first_ingest:
+                self._retire(collection, doc_id, keep=version)
         metrics.INGEST_CHUNKS.inc(len(flat))
         metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
 
@@ -250,6 +270,13 @@ class IngestionService:
             "meta": item.document.metadata,
             "indexed_at": now,
         }
+
+    def _retire(self, collection: str, doc_id: str, keep: str | None) -> None:
+        """Best effort: delete the document's points other than version ``keep`` (all if None)."""
+        try:
+            self.store.delete(collection, document_filter(doc_id, except_version=keep))
+        except RagfleetError as exc:
+            logger.warning("could not retire old chunks of %s: %s", doc_id, exc.message)
 
     def _discard_new_versions(self, collection: str, items: list[_Work]) -> None:
         """Best effort: remove the points a failed job wrote, unless that version is live."""
@@ -273,6 +300,10 @@ class IngestionService:
     def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
         """Remove a document from the registry and its chunks from the index."""
         row = self.registry.get_document(doc_id, caller_groups)
+        if not _covers(caller_groups, row.acl):
+            raise ForbiddenError(
+                f"document {doc_id} is shared with groups this API key does not belong to"
+            )
         in_flight = self.registry.active_jobs([doc_id])
         if in_flight:
             raise ConflictError(

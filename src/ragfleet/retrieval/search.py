@@ -117,8 +117,20 @@ class SearchService:
                     return SearchResult([], timer.timings_ms)
                 query.mode = SearchMode.DENSE
         with timer.stage("search"):
-            hits = self.store.search(request.collection, query)
+            hits = _one_copy_per_chunk(self.store.search(request.collection, query))
         if self.reranker is not None and hits:
             with timer.stage("rerank"):
                 hits = self.reranker.rerank(request.query, hits)
         return SearchResult(hits[: request.top_k], timer.timings_ms)
+
+
+def _one_copy_per_chunk(hits: list[SearchHit]) -> list[SearchHit]:
+    """While a new version replaces an old one, both may match; keep the best-ranked copy."""
+    seen: set[tuple[object, object]] = set()
+    unique: list[SearchHit] = []
+    for hit in hits:
+        key = (hit.payload.get("document_id"), hit.payload.get("chunk_index"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(hit)
+    return unique

@@ -46,10 +46,15 @@ LLM_TTFT = Histogram(
 LLM_TOKENS = Counter("ragfleet_llm_tokens_total", "LLM tokens by direction.", ["direction"])
 ANSWER_GROUNDEDNESS = Histogram(
     "ragfleet_answer_groundedness_ratio",
-    "Share of answer sentences supported by the cited passages.",
+    "Share of LLM answer sentences supported by the cited passages.",
     buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
 UNGROUNDED_ANSWERS = Counter("ragfleet_answers_ungrounded_total", "Answers flagged grounded=false.")
+GROUNDING_UNSCORED = Counter(
+    "ragfleet_answer_grounding_unscored_total",
+    "LLM answers left unscored: no checkable sentence, or scoring failed.",
+    ["reason"],
+)
 FEEDBACK = Counter("ragfleet_feedback_total", "Answer feedback by rating.", ["rating"])
 RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
 INGEST_JOBS = Counter(
@@ -79,5 +84,7 @@ for _rating in ("up", "down"):
     FEEDBACK.labels(_rating)
 for _outcome in ("succeeded", "failed"):
     INGEST_JOBS.labels(_outcome)
+for _unscored in ("no_claims", "error"):
+    GROUNDING_UNSCORED.labels(_unscored)
 for _direction in ("prompt", "completion"):
     LLM_TOKENS.labels(_direction)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ragfleet.errors import RagfleetError
+from ragfleet.errors import RagfleetError, failure_message
 from ragfleet.ingest.pipeline import IngestionService
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.telemetry import metrics
@@ -83,8 +83,9 @@ class InProcessRunner:
         return True
 
     def _take(self) -> list[str]:
+        """Up to ``batch_documents`` jobs; a stop marker ends the batch so every thread gets one."""
         batch = [self._queue.get()]
-        while len(batch) < self._batch:
+        while len(batch) < self._batch and batch[-1] != _WAKE:
             try:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
@@ -108,10 +109,9 @@ class InProcessRunner:
             # process() fails jobs itself; this is a crash around it (the registry is down, a
             # bug): fail what can be failed so no document stays locked behind a stuck job.
             logger.exception("ingestion batch crashed")
-            message = exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc}"
             for job_id in jobs:
                 try:
-                    self._service.registry.fail_job(job_id, message)
+                    self._service.registry.fail_job(job_id, failure_message(exc))
                 except RagfleetError:
                     logger.warning("job %s stays unfinished; it is re-queued on restart", job_id)
             touched = set()

@@ -70,13 +70,35 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return b"".join(parts)
 
 
+def _load_json(raw: str | bytes, what: str) -> Any:
+    """Parse JSON from a client; malformed or absurdly nested input is a 400, never a 500."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{what} is not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInputError(f"{what} is nested too deeply") from exc
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise DocumentTooLargeError("the document is over the upload limit")
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise DocumentTooLargeError("the document is over the upload limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _form_metadata(raw: str | None) -> dict[str, MetadataValue]:
     if not raw:
         return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"metadata is not valid JSON: {exc.msg}") from exc
+    value = _load_json(raw, "metadata")
     if not isinstance(value, dict):
         raise BadInputError("metadata must be a JSON object")
     try:
@@ -116,13 +138,9 @@ async def _from_multipart(
 async def _from_json(
     request: Request, services: Services
 ) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
-    raw = await request.body()
-    if len(raw) > services.settings.limits.max_upload_bytes:
-        raise DocumentTooLargeError("the document is over the upload limit")
+    raw = await _read_body(request, services.settings.limits.max_upload_bytes)
     try:
-        body = DocumentCreate.model_validate(json.loads(raw))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"the body is not valid UTF-8 JSON: {exc}") from exc
+        body = DocumentCreate.model_validate(_load_json(raw, "the body"))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise BadInputError(problems) from exc
