@@ -44,6 +44,12 @@ class EmptyDocumentError(BadInputError):
     code = "empty_document"
 
 
+class JobTimeoutError(RagfleetError):
+    """A job ran over ``jobs.time_limit_s``; retrying would only run over again."""
+
+    code = "job_timeout"
+
+
 class InvalidFilterError(BadInputError):
     code = "invalid_filter"
 

@@ -19,7 +19,9 @@ from ragfleet.retrieval.search import SearchService
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.settings import Settings
+from ragfleet.workers.celery_queue import CeleryQueue
 from ragfleet.workers.inprocess import InProcessRunner
+from ragfleet.workers.runner import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +33,13 @@ def build_store(settings: Settings) -> VectorStore:
         from ragfleet.retrieval.qdrant_store import QdrantVectorStore
 
         api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
-        client = QdrantClient(
-            url=settings.qdrant.url, api_key=api_key, timeout=int(settings.qdrant.timeout_s)
-        )
+        if settings.qdrant.url.startswith("file://"):
+            # qdrant-client's local mode: the server's API on a folder, one process at a time.
+            client = QdrantClient(path=settings.qdrant.url.removeprefix("file://"))
+        else:
+            client = QdrantClient(
+                url=settings.qdrant.url, api_key=api_key, timeout=int(settings.qdrant.timeout_s)
+            )
         return QdrantVectorStore(client, settings.qdrant.collection_prefix)
     from ragfleet.retrieval.edge_store import EdgeVectorStore
 
@@ -49,12 +55,14 @@ class Services:
     ingestion: IngestionService
     search: SearchService
     answers: AnswerService
-    runner: InProcessRunner
+    runner: JobRunner
     llm: ChatClient | None
     reranker: HttpReranker | None
 
     def close(self) -> None:
         self.runner.stop()
+        if isinstance(self.runner, CeleryQueue):
+            self.runner.app.broker.close()
         for closable in (self.llm, self.reranker, self.embedder, self.store, self.registry):
             if closable is not None:
                 with suppress(Exception):
@@ -74,7 +82,15 @@ def build_services(
     retrieval = settings.retrieval
     sparse = SparseEncoder(retrieval.bm25_k1, retrieval.bm25_b, retrieval.bm25_avg_len)
     chunker = Chunker(settings.chunking.target_tokens, settings.chunking.overlap_tokens)
-    ingestion = IngestionService(registry, store, embedder, sparse, chunker)
+    ingestion = IngestionService(
+        registry,
+        store,
+        embedder,
+        sparse,
+        chunker,
+        settings.jobs.embed_batch,
+        settings.jobs.time_limit_s,
+    )
     reranker = HttpReranker(settings.reranker) if settings.reranker.base_url else None
     search = SearchService(
         store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
@@ -84,15 +100,7 @@ def build_services(
         embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
     )
     answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm, grounding)
-    runner = InProcessRunner(
-        ingestion,
-        store,
-        settings.jobs.concurrency,
-        settings.jobs.batch_documents,
-        settings.jobs.queue_size,
-    )
-    if run_jobs:
-        runner.start()
+    runner = build_runner(settings, ingestion, store)
     logger.info(
         "ragfleet ready: store=%s registry=%s embeddings=%s llm=%s",
         "qdrant-server" if settings.qdrant.url else "qdrant-edge",
@@ -100,6 +108,28 @@ def build_services(
         settings.embeddings.backend,
         "configured" if llm else "extractive",
     )
-    return Services(
+    services = Services(
         settings, registry, store, embedder, ingestion, search, answers, runner, llm, reranker
     )
+    if isinstance(runner, CeleryQueue):
+        runner.app.bind_services(lambda: services)
+    if run_jobs:
+        runner.start()
+    return services
+
+
+def build_runner(settings: Settings, ingestion: IngestionService, store: VectorStore) -> JobRunner:
+    """In-process threads by default; Celery on Redis when ``redis.url`` is set. The process
+    that owns the embedded store hosts the Celery worker itself (nothing else can open it)."""
+    if not settings.redis.url:
+        jobs = settings.jobs
+        return InProcessRunner(
+            ingestion, store, jobs.concurrency, jobs.batch_documents, jobs.queue_size
+        )
+    from ragfleet.telemetry.queue_metrics import QUEUES
+    from ragfleet.workers.celery_app import QUEUES as QUEUE_NAMES
+    from ragfleet.workers.celery_app import create_celery
+
+    app = create_celery(settings)
+    QUEUES.watch(app.broker, QUEUE_NAMES)
+    return CeleryQueue(app, settings.jobs.queue_size, host_worker=not settings.qdrant.url)

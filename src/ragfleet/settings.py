@@ -2,7 +2,8 @@
 
 Defaults describe the embedded deployment: everything in one process under ``data_dir``. Setting a
 URL switches that part to the real service (``RAGFLEET_QDRANT__URL``, ``RAGFLEET_DATABASE__URL``,
-``RAGFLEET_LLM__BASE_URL``, ``RAGFLEET_EMBEDDINGS__BASE_URL``, ``RAGFLEET_RERANKER__BASE_URL``).
+``RAGFLEET_LLM__BASE_URL``, ``RAGFLEET_EMBEDDINGS__BASE_URL``, ``RAGFLEET_RERANKER__BASE_URL``,
+``RAGFLEET_REDIS__URL``).
 Nested groups are addressed with a double underscore, and a ``.env`` file in the working directory
 is read too. Kubernetes Secrets mounted under ``/run/secrets/ragfleet`` are read as files.
 """
@@ -25,7 +26,11 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", 
 class QdrantSettings(BaseModel):
     """Vector store. No URL: Qdrant Edge in-process under ``data_dir/qdrant``."""
 
-    url: str | None = Field(None, description="Qdrant server URL, e.g. http://qdrant:6333.")
+    url: str | None = Field(
+        None,
+        description="Qdrant server URL, e.g. http://qdrant:6333; file:///path runs qdrant-client's "
+        "local mode (one process at a time; for tests).",
+    )
     api_key: SecretStr | None = Field(None, description="Qdrant API key.")
     collection_prefix: str = Field(
         "ragfleet_", description="Prefix of Qdrant collection names, one per ragfleet collection."
@@ -181,16 +186,80 @@ class ServerSettings(BaseModel):
 
 
 class JobSettings(BaseModel):
-    """In-process ingestion runner (the embedded default)."""
+    """Ingestion jobs, wherever they run (in-process threads or Celery workers)."""
 
-    concurrency: int = Field(1, ge=1, le=32, description="Ingestion threads.")
+    concurrency: int = Field(1, ge=1, le=32, description="In-process ingestion threads.")
     batch_documents: int = Field(
         512,
         ge=1,
         le=4096,
-        description="Queued documents embedded together (longer batches pad less).",
+        description="Queued documents the in-process runner embeds together (less padding).",
     )
-    queue_size: int = Field(10_000, ge=1, description="Queued jobs before uploads get 503.")
+    queue_size: int = Field(
+        10_000,
+        ge=1,
+        description="Queued jobs (in-process or in the broker) before uploads get 503.",
+    )
+    embed_batch: int = Field(
+        512,
+        ge=1,
+        le=8192,
+        description="Chunks per embed+upsert step; progress and heartbeat are written after each.",
+    )
+    time_limit_s: float = Field(
+        1800.0, gt=0, description="A job still running after this long fails (checked per step)."
+    )
+    max_retries: int = Field(
+        5, ge=0, le=50, description="Queue only: retries of a job after a transient fault."
+    )
+    retry_backoff_s: float = Field(
+        2.0, gt=0, description="First retry delay; doubles per retry, with full jitter."
+    )
+    retry_backoff_max_s: float = Field(300.0, gt=0, description="Longest retry delay.")
+    stale_after_s: float = Field(
+        600.0,
+        gt=0,
+        description="Running jobs with an older heartbeat are requeued by reconciliation.",
+    )
+
+
+class RedisSettings(BaseModel):
+    """Celery broker. No URL: jobs run in-process (the embedded default)."""
+
+    url: str | None = Field(None, description="Redis URL, e.g. redis://:password@redis:6379/0.")
+    visibility_timeout_s: int = Field(
+        3600,
+        ge=60,
+        description="An unacknowledged task is redelivered after this; above jobs.time_limit_s.",
+    )
+    restore_interval_s: int = Field(
+        10, ge=1, description="How often workers sweep for unacknowledged tasks to redeliver."
+    )
+    socket_timeout_s: float = Field(10.0, gt=0, description="Redis socket timeout.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://", value):
+            raise ValueError("expected a redis:// or rediss:// URL")
+        return value
+
+
+class WorkerSettings(BaseModel):
+    """The Celery worker process (`ragfleet worker`)."""
+
+    name: str | None = Field(
+        None,
+        description="Worker node name (default ragfleet@<hostname>); unique per running worker.",
+    )
+    concurrency: int = Field(2, ge=1, le=64, description="Tasks run at once (threads).")
+    metrics_port: int = Field(9100, ge=0, le=65535, description="Prometheus port; 0 disables.")
+    heartbeat_interval_s: float = Field(
+        10.0, gt=0, description="How often the worker loop touches its heartbeat file."
+    )
+    heartbeat_file: Path | None = Field(
+        None, description="Heartbeat file read by `ragfleet worker-probe` (default data_dir)."
+    )
 
 
 class LogSettings(BaseModel):
@@ -229,6 +298,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     server: ServerSettings = ServerSettings()
     jobs: JobSettings = JobSettings()
+    redis: RedisSettings = RedisSettings()
+    worker: WorkerSettings = WorkerSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("default_collection")
@@ -249,6 +320,11 @@ class Settings(BaseSettings):
             )
             if s is not None
         ]
+        if self.redis.visibility_timeout_s <= self.jobs.time_limit_s:
+            raise ValueError(
+                "redis.visibility_timeout_s must exceed jobs.time_limit_s, or a task still "
+                "running is delivered again to another worker"
+            )
         if self.environment != "development":
             for secret in secrets:
                 if secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
@@ -263,6 +339,10 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def heartbeat_file(self) -> Path:
+        return self.worker.heartbeat_file or self.data_dir / "worker.heartbeat"
 
 
 def validate_collection_name(value: str) -> str:

@@ -100,12 +100,17 @@ class JobPublic(BaseModel):
     document_id: str
     collection: str
     status: Literal["queued", "running", "succeeded", "failed"]
-    stage: str
+    stage: str = Field(
+        description="queued, chunking, embedding, indexing, done; retrying or requeued after a "
+        "fault; unchanged for a no-op re-submission."
+    )
     progress: float = Field(description="0 to 1.")
-    attempts: int
-    error: str | None
+    attempts: int = Field(description="Times a runner started the job.")
+    error: str | None = Field(description="Why it failed, or the fault it is being retried for.")
+    worker: str | None = Field(None, description="The worker running it (queue mode).")
     created_at: datetime
     started_at: datetime | None
+    heartbeat_at: datetime | None = Field(None, description="Last progress report.")
     finished_at: datetime | None
 
 

@@ -1,9 +1,9 @@
-"""``ragfleet``: serve the API, ingest, search, ask and evaluate from a terminal.
+"""``ragfleet``: serve the API, run workers, ingest, search, ask and evaluate from a terminal.
 
 Every command reads the same settings as the server (``RAGFLEET_*`` variables and ``.env``). The
-commands other than ``serve`` work on the configured stores directly: with the embedded default,
-stop a running ``ragfleet serve`` on the same data directory first (Qdrant Edge is
-single-process), or use the HTTP API.
+commands other than ``serve`` and ``worker`` work on the configured stores directly: with the
+embedded default, stop a running ``ragfleet serve`` on the same data directory first (Qdrant Edge
+is single-process), or use the HTTP API.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def wait_for_jobs(services: Services, job_ids: list[str], label: str) -> None:
     with Progress(*columns, console=errors) as progress:
         task = progress.add_task(label, total=len(job_ids))
         while pending:
-            services.runner.wait_idle(timeout=0.5)
+            services.runner.pause(0.5)
             pending -= services.registry.finished(pending)
             progress.update(task, completed=len(job_ids) - len(pending))
 
@@ -234,6 +234,65 @@ def serve(
 
 
 @app.command()
+def worker(
+    queues: Annotated[
+        list[str] | None,
+        typer.Option("--queues", "-Q", help="Queues to consume (default: ingest, maintenance)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Tasks at once (default: worker.concurrency).", min=1)
+    ] = None,
+) -> None:
+    """Run a Celery ingestion worker (needs RAGFLEET_REDIS__URL and RAGFLEET_QDRANT__URL)."""
+    from prometheus_client import start_http_server
+
+    from ragfleet.workers.celery_app import QUEUES
+    from ragfleet.workers.celery_queue import CeleryQueue
+    from ragfleet.workers.worker import run_worker
+
+    settings = load_settings()
+    if not settings.redis.url:
+        errors.print("[red]error:[/] a worker needs a Redis broker: set RAGFLEET_REDIS__URL")
+        raise typer.Exit(2)
+    if not settings.qdrant.url:
+        errors.print(
+            "[red]error:[/] the embedded vector store (Qdrant Edge) belongs to one process, so "
+            "separate workers need a Qdrant server: set RAGFLEET_QDRANT__URL (or let "
+            "`ragfleet serve` run the worker inside its own process)"
+        )
+        raise typer.Exit(2)
+    chosen = [q.strip() for item in queues or list(QUEUES) for q in item.split(",") if q.strip()]
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown:
+        errors.print(f"[red]error:[/] unknown queue {unknown[0]!r}; use {', '.join(QUEUES)}")
+        raise typer.Exit(2)
+    with open_services(settings, run_jobs=False) as services:
+        runner = services.runner
+        if not isinstance(runner, CeleryQueue):  # cannot happen with redis.url set
+            raise typer.Exit(2)
+        if settings.worker.metrics_port:
+            start_http_server(settings.worker.metrics_port)
+        run_worker(runner.app, chosen, concurrency or settings.worker.concurrency)
+
+
+@app.command("worker-probe")
+def worker_probe() -> None:
+    """Exit 0 when this host's worker heartbeat is fresh (a Kubernetes exec probe)."""
+    settings = load_settings()
+    path = settings.heartbeat_file
+    limit = 3 * settings.worker.heartbeat_interval_s
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        errors.print(f"[red]unhealthy:[/] no heartbeat at {path} yet")
+        raise typer.Exit(1) from None
+    if age > limit:
+        errors.print(f"[red]unhealthy:[/] last heartbeat {age:.0f} s ago (limit {limit:.0f} s)")
+        raise typer.Exit(1)
+    console.print(f"ok: heartbeat {age:.1f} s ago")
+
+
+@app.command()
 def config() -> None:
     """Print every setting as a Markdown table: environment variable, type, default, meaning."""
     from ragfleet.settings_doc import markdown_table
@@ -245,10 +304,27 @@ def config() -> None:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or glob patterns.")],
     collection: CollectionOpt = None,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--async",
+            help="Hand the jobs to the Celery workers through Redis (RAGFLEET_REDIS__URL) and "
+            "follow them; with a Qdrant server this process indexes nothing itself.",
+        ),
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option(help="Wait for the jobs and report them (--no-follow: just enqueue).")
+    ] = True,
 ) -> None:
     """Parse, chunk, embed and index documents; prints a summary table."""
     settings = load_settings()
     collection = collection_name(collection, settings)
+    if queue and not settings.redis.url:
+        errors.print("[red]error:[/] --async needs a Redis broker: set RAGFLEET_REDIS__URL")
+        raise typer.Exit(2)
+    if not follow and not settings.redis.url:
+        errors.print("[red]error:[/] --no-follow needs workers: set RAGFLEET_REDIS__URL")
+        raise typer.Exit(2)
     files = expand_paths(paths)
     if not files:
         errors.print("[red]error:[/] no supported files found")
@@ -256,7 +332,10 @@ def ingest(
     table = Table("file", "documents", "result")
     failed = 0
     submitted: dict[Path, list[str]] = {}
-    with open_services(settings) as services:
+    # With a Qdrant server, queued jobs are the workers' business; otherwise this process
+    # owns the store and runs them (in-process, or as the embedded Celery worker).
+    run_jobs = not (settings.redis.url and settings.qdrant.url)
+    with open_services(settings, run_jobs=run_jobs) as services:
         # Jobs start while later files are still being parsed; one progress bar follows them all.
         for path in files:
             try:
@@ -269,7 +348,11 @@ def ingest(
                 failed += 1
                 message = exc.message if isinstance(exc, RagfleetError) else str(exc)
                 table.add_row(str(path), "-", f"[red]{message}[/]")
-        wait_for_jobs(services, [j for ids in submitted.values() for j in ids], "Indexing")
+        job_ids = [j for ids in submitted.values() for j in ids]
+        if not follow:
+            console.print(f"Enqueued {len(job_ids)} job(s); follow them with GET /v1/jobs.")
+            raise typer.Exit(1 if failed else 0)
+        wait_for_jobs(services, job_ids, "Indexing")
         for path, job_ids in submitted.items():
             jobs = [services.registry.get_job(j) for j in job_ids]
             bad = [j for j in jobs if j.status == JobStatus.FAILED.value]

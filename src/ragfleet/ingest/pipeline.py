@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ragfleet.domain import (
@@ -35,21 +35,22 @@ from ragfleet.embedding import Embedder
 from ragfleet.errors import (
     BadInputError,
     ConflictError,
+    DependencyError,
     EmptyDocumentError,
     ForbiddenError,
+    JobTimeoutError,
     RagfleetError,
     failure_message,
 )
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.registry.repository import PendingIngest, Registry
-from ragfleet.registry.tables import JobRow
+from ragfleet.registry.tables import DocumentRow, JobRow
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore, document_filter
 from ragfleet.telemetry import metrics
 
 logger = logging.getLogger(__name__)
 
-EMBED_STEP = 512  # chunks per embed+upsert step; progress is reported after each
 MAX_ACL_GROUPS = 64
 MAX_GROUP_LENGTH = 256  # the registry's column width
 
@@ -59,6 +60,15 @@ class Accepted:
     document_id: str
     job_id: str
     status: JobStatus
+
+
+@dataclass(slots=True)
+class Processed:
+    """What ``process`` did: collections written, jobs to run again later and why."""
+
+    collections: set[str] = field(default_factory=set)
+    retry: list[str] = field(default_factory=list)
+    error: str = ""
 
 
 @dataclass(slots=True)
@@ -100,12 +110,16 @@ class IngestionService:
         embedder: Embedder,
         sparse: SparseEncoder,
         chunker: Chunker,
+        embed_batch: int = 512,
+        time_limit_s: float = 1800.0,
     ) -> None:
         self.registry = registry
         self.store = store
         self.embedder = embedder
         self.sparse = sparse
         self.chunker = chunker
+        self.embed_batch = embed_batch
+        self.time_limit_s = time_limit_s
 
     def version(self, document: ParsedDocument, acl: list[str]) -> str:
         """Everything that shapes the indexed points: a change to any of it is a new version."""
@@ -172,11 +186,23 @@ class IngestionService:
             results[job.document_id] = Accepted(job.document_id, job.id, JobStatus.QUEUED)
         return [results[i] for i in ids]
 
-    def process(self, job_ids: Sequence[str]) -> set[str]:
-        """Index the documents of these jobs together; returns the collections written."""
+    def process(
+        self,
+        job_ids: Sequence[str],
+        *,
+        worker: str | None = None,
+        retry_transient: bool = False,
+    ) -> Processed:
+        """Index the documents of these jobs together.
+
+        A job fails on bad input, on a bug and on the time limit. A transient fault (a backing
+        service down) fails it too, unless ``retry_transient``: then the job goes back to
+        ``queued`` and is listed in ``Processed.retry`` for the caller to schedule again.
+        """
         work: list[_Work] = []
         started = time.perf_counter()
-        for job, document, acl in self.registry.start_jobs(job_ids):
+        outcome = Processed()
+        for job, document, acl in self.registry.start_jobs(job_ids, worker):
             try:
                 chunks = self.chunker.chunk(document)
                 if not chunks:
@@ -191,19 +217,30 @@ class IngestionService:
         collections: dict[str, list[_Work]] = {}
         for item in work:
             collections.setdefault(item.job.collection, []).append(item)
+        deadline = time.monotonic() + self.time_limit_s
         for collection, items in collections.items():
             finished: set[str] = set()
             try:
-                self._index(collection, items, finished)
+                self._index(collection, items, finished, deadline)
             except Exception as exc:
                 if not isinstance(exc, RagfleetError):
                     logger.exception("indexing failed in collection %s", collection)
                 unfinished = [item for item in items if item.job.id not in finished]
                 self._discard_new_versions(collection, unfinished)
-                self._fail([item.job for item in unfinished], failure_message(exc))
-        return set(collections)
+                jobs = [item.job for item in unfinished]
+                if retry_transient and isinstance(exc, DependencyError):
+                    self.registry.release_jobs([job.id for job in jobs], exc.message)
+                    metrics.INGEST_JOBS.labels("retried").inc(len(jobs))
+                    outcome.retry += [job.id for job in jobs]
+                    outcome.error = exc.message
+                else:
+                    self._fail(jobs, failure_message(exc))
+        outcome.collections = set(collections)
+        return outcome
 
-    def _index(self, collection: str, items: list[_Work], finished: set[str]) -> None:
+    def _index(
+        self, collection: str, items: list[_Work], finished: set[str], deadline: float
+    ) -> None:
         """Embed and upsert every item, then make each version live; ``finished`` collects
         the jobs done, so a failure part-way fails only the others."""
         self.store.ensure_collection(collection, self.embedder.dimensions)
@@ -212,8 +249,14 @@ class IngestionService:
         job_ids = [item.job.id for item in items]
         now = datetime.now(UTC).isoformat()
         self.registry.set_progress(job_ids, "embedding", 0.05)
-        for start in range(0, len(flat), EMBED_STEP):
-            part = flat[start : start + EMBED_STEP]
+        step = self.embed_batch
+        for start in range(0, len(flat), step):
+            if time.monotonic() > deadline:
+                raise JobTimeoutError(
+                    f"the job ran over its {self.time_limit_s:g} s time limit "
+                    "(RAGFLEET_JOBS__TIME_LIMIT_S)"
+                )
+            part = flat[start : start + step]
             texts = [embedding_text(item.document, chunk) for item, chunk in part]
             began = time.perf_counter()
             dense = self.embedder.embed(texts)
@@ -230,7 +273,7 @@ class IngestionService:
             ]
             self.store.upsert(collection, points)
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
-            done = min(start + EMBED_STEP, len(flat))
+            done = min(start + step, len(flat))
             self.registry.set_progress(job_ids, "indexing", 0.05 + 0.9 * done / len(flat))
         gone = self.registry.finish_jobs(
             [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
@@ -297,13 +340,25 @@ class IngestionService:
         metrics.INGEST_JOBS.labels("failed").inc(len(jobs))
         logger.warning("ingestion failed for %d job(s): %s", len(jobs), message)
 
-    def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
-        """Remove a document from the registry and its chunks from the index."""
+    def retry(self, job_id: str, caller_groups: Sequence[str] | None = None) -> JobRow:
+        """A new queued job for a failed one; the caller must be allowed to write the document."""
+        failed = self.registry.get_job(job_id, caller_groups)
+        self._writable(failed.document_id, caller_groups)
+        return self.registry.retry_job(job_id)
+
+    def _writable(self, doc_id: str, caller_groups: Sequence[str] | None) -> DocumentRow:
+        """The document if the caller may change it: 404 when unreadable, 403 when shared with
+        groups the caller lacks."""
         row = self.registry.get_document(doc_id, caller_groups)
         if not _covers(caller_groups, row.acl):
             raise ForbiddenError(
                 f"document {doc_id} is shared with groups this API key does not belong to"
             )
+        return row
+
+    def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
+        """Remove a document from the registry and its chunks from the index."""
+        row = self._writable(doc_id, caller_groups)
         in_flight = self.registry.active_jobs([doc_id])
         if in_flight:
             raise ConflictError(

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Select, create_engine, delete, event, func, select, text
+from sqlalchemy import Engine, Select, create_engine, delete, event, false, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -168,8 +169,7 @@ class Registry:
         with self.session() as session:
             if session.get(DocumentRow, document_id) is None:
                 raise NotFoundError(f"document {document_id} not found")
-            job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
-            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
+            self._drop_kept_payloads(session, document_id)
             session.execute(delete(JobRow).where(JobRow.document_id == document_id))
             session.execute(
                 delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id)
@@ -221,6 +221,7 @@ class Registry:
                     session.add(doc)
                     session.flush()
                     self._set_groups(session, item.document_id, item.acl)
+                self._drop_kept_payloads(session, item.document_id)
                 job = JobRow(
                     id=str(uuid.uuid4()),
                     document_id=item.document_id,
@@ -255,8 +256,15 @@ class Registry:
             finished_at=now,
         )
         with self.session() as session:
+            self._drop_kept_payloads(session, document.id)
             session.add(job)
         return job
+
+    @staticmethod
+    def _drop_kept_payloads(session: Session, document_id: str) -> None:
+        """Failed jobs keep their payload for a retry until the document is submitted again."""
+        job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
+        session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
 
     def get_job(self, job_id: str, groups: Groups = None) -> JobRow:
         """The job, or ``NotFoundError`` when it is missing or its document is not readable."""
@@ -310,8 +318,11 @@ class Registry:
                 ).all()
             )
 
-    def start_jobs(self, job_ids: Sequence[str]) -> list[tuple[JobRow, ParsedDocument, list[str]]]:
-        """Mark queued jobs running and load their documents; finished jobs are skipped."""
+    def start_jobs(
+        self, job_ids: Sequence[str], worker: str | None = None
+    ) -> list[tuple[JobRow, ParsedDocument, list[str]]]:
+        """Mark queued jobs running on ``worker`` and load their documents; finished jobs
+        (a redelivered task whose job already ended) are skipped."""
         started: list[tuple[JobRow, ParsedDocument, list[str]]] = []
         with self.session() as session:
             for job_id in job_ids:
@@ -319,21 +330,88 @@ class Registry:
                 payload = session.get(JobPayloadRow, job_id)
                 if job is None or payload is None or job.status not in ACTIVE_JOB_STATES:
                     continue
+                now = utcnow()
                 job.status = JobStatus.RUNNING.value
                 job.stage = "chunking"
                 job.attempts += 1
-                job.started_at = utcnow()
+                job.started_at = now
+                job.heartbeat_at = now
+                job.worker = worker
                 document, acl = decode_document(payload.document)
                 started.append((job, document, acl))
         return started
 
     def set_progress(self, job_ids: Sequence[str], stage: str, progress: float) -> None:
+        """Record progress; it doubles as the job's heartbeat."""
         with self.session() as session:
             for job_id in job_ids:
                 job = session.get(JobRow, job_id)
                 if job is not None:
                     job.stage = stage
                     job.progress = round(progress, 4)
+                    job.heartbeat_at = utcnow()
+
+    def release_jobs(self, job_ids: Sequence[str], error: str, stage: str = "retrying") -> None:
+        """Put running jobs back to ``queued`` (a retry or a requeue), keeping the reason."""
+        with self.session() as session:
+            for job_id in job_ids:
+                job = session.get(JobRow, job_id)
+                if job is not None and job.status in ACTIVE_JOB_STATES:
+                    job.status = JobStatus.QUEUED.value
+                    job.stage = stage
+                    job.progress = 0.0
+                    job.error = error
+                    job.worker = None
+                    job.heartbeat_at = utcnow()
+
+    def orphaned_jobs(
+        self, worker: str | None, stale_before: datetime, include_queued: bool
+    ) -> list[str]:
+        """Jobs nobody is working on: running on ``worker`` (a node that restarted, so they died
+        with its previous process), running with a heartbeat older than ``stale_before``, and
+        with ``include_queued``, queued jobs idle since before it."""
+        last_seen = func.coalesce(JobRow.heartbeat_at, JobRow.created_at)
+        running = (JobRow.status == JobStatus.RUNNING.value) & (
+            (last_seen < stale_before) | (JobRow.worker == worker if worker else false())
+        )
+        queued = (JobRow.status == JobStatus.QUEUED.value) & (last_seen < stale_before)
+        condition = running | queued if include_queued else running
+        with self.session() as session:
+            return list(
+                session.scalars(select(JobRow.id).where(condition).order_by(JobRow.created_at))
+            )
+
+    def retry_job(self, job_id: str, groups: Groups = None) -> JobRow:
+        """A new queued job for a failed job's document version, from its kept payload."""
+        failed = self.get_job(job_id, groups)
+        if failed.status != JobStatus.FAILED.value:
+            raise ConflictError(f"job {job_id} is {failed.status}; only failed jobs are retried")
+        with self.session() as session:
+            payload = session.get(JobPayloadRow, job_id)
+            latest = session.scalars(
+                select(JobRow)
+                .where(JobRow.document_id == failed.document_id)
+                .order_by(JobRow.created_at.desc(), JobRow.id)
+                .limit(1)
+            ).first()
+            if payload is None or latest is None or latest.id != job_id:
+                raise ConflictError(
+                    f"job {job_id} was superseded by a later submission of its document"
+                )
+            job = JobRow(
+                id=str(uuid.uuid4()),
+                document_id=failed.document_id,
+                collection=failed.collection,
+                version=failed.version,
+                status=JobStatus.QUEUED.value,
+                stage="queued",
+                progress=0.0,
+                attempts=0,
+            )
+            session.add(job)
+            session.add(JobPayloadRow(job_id=job.id, document=payload.document))
+            session.delete(payload)
+        return job
 
     def finish_jobs(
         self, done: Sequence[tuple[JobRow, ParsedDocument, list[str], int]]
@@ -384,4 +462,5 @@ class Registry:
                 doc.error = error
                 if doc.status != DocumentStatus.INDEXED.value:
                     doc.status = DocumentStatus.FAILED.value
-            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id == job_id))
+            # The payload stays so the job can be retried; a later submission of the document
+            # or its deletion removes it.

@@ -58,7 +58,9 @@ GROUNDING_UNSCORED = Counter(
 FEEDBACK = Counter("ragfleet_feedback_total", "Answer feedback by rating.", ["rating"])
 RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
 INGEST_JOBS = Counter(
-    "ragfleet_ingest_jobs_total", "Finished ingestion jobs by outcome.", ["outcome"]
+    "ragfleet_ingest_jobs_total",
+    "Job attempts by outcome: succeeded, failed, retried.",
+    ["outcome"],
 )
 INGEST_CHUNKS = Counter("ragfleet_ingest_chunks_total", "Chunks indexed.")
 INGEST_STAGE_DURATION = Histogram(
@@ -68,6 +70,17 @@ INGEST_STAGE_DURATION = Histogram(
     buckets=INGEST_BUCKETS,
 )
 JOBS_QUEUED = Gauge("ragfleet_ingest_queue_depth", "Jobs waiting in the in-process runner.")
+WORKER_TASK_DURATION = Histogram(
+    "ragfleet_worker_task_duration_seconds",
+    "Duration of Celery tasks by kind.",
+    ["task"],
+    buckets=INGEST_BUCKETS,
+)
+WORKER_UP = Gauge("ragfleet_worker_up", "1 while this process's Celery consumer runs.")
+JOBS_REQUEUED = Counter("ragfleet_jobs_requeued_total", "Orphaned jobs requeued by reconciliation.")
+PUBLISH_FAILURES = Counter(
+    "ragfleet_queue_publish_failures_total", "Tasks Redis did not take (reconciliation resends)."
+)
 
 for _mode in ("llm", "extractive"):
     ANSWERS.labels(_mode)
@@ -82,7 +95,7 @@ for _reason in (
     LLM_FALLBACKS.labels(_reason)
 for _rating in ("up", "down"):
     FEEDBACK.labels(_rating)
-for _outcome in ("succeeded", "failed"):
+for _outcome in ("succeeded", "failed", "retried"):
     INGEST_JOBS.labels(_outcome)
 for _unscored in ("no_claims", "error"):
     GROUNDING_UNSCORED.labels(_unscored)

@@ -71,6 +71,9 @@ class InProcessRunner:
         """Jobs queued or being processed."""
         return self._queue.unfinished_tasks
 
+    def pause(self, seconds: float) -> None:
+        self.wait_idle(seconds)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued job has finished; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -104,7 +107,7 @@ class InProcessRunner:
 
     def _run(self, jobs: list[str]) -> None:
         try:
-            touched = self._service.process(jobs)
+            touched = self._service.process(jobs).collections
         except Exception as exc:
             # process() fails jobs itself; this is a crash around it (the registry is down, a
             # bug): fail what can be failed so no document stays locked behind a stuck job.

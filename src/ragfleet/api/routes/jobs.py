@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 
 from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
 from ragfleet.api.schemas import JobPublic, ListEnvelope
+from ragfleet.errors import OverloadedError
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
@@ -28,3 +30,19 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobPublic, operation_id="get_job")
 def get_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
     return JobPublic.model_validate(services.registry.get_job(job_id, principal.groups))
+
+
+@router.post(
+    "/{job_id}/retry",
+    status_code=202,
+    response_model=JobPublic,
+    operation_id="retry_job",
+    responses={409: {"description": "The job did not fail, or a later submission replaced it."}},
+)
+async def retry_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
+    """Queue a failed job's document version again, as a new job."""
+    if not services.runner.has_capacity(1):
+        raise OverloadedError("the ingestion queue is full; retry later")
+    job = await run_in_threadpool(services.ingestion.retry, job_id, principal.groups)
+    services.runner.submit([job.id])
+    return JobPublic.model_validate(job)

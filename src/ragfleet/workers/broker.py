@@ -1,0 +1,70 @@
+"""Read-only views of the Celery queues in Redis, plus a small debounce lock.
+
+The Redis transport keeps each queue as a list: producers ``LPUSH``, workers ``BRPOP``, so the
+oldest waiting task is the last element. Its ``enqueued_at`` header (set by ``CeleryQueue``) gives
+the age of the oldest waiting task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis
+
+from ragfleet.errors import DependencyError
+from ragfleet.settings import RedisSettings
+
+
+class Broker:
+    def __init__(self, settings: RedisSettings) -> None:
+        if not settings.url:
+            raise ValueError("redis.url is not set")
+        self.client = redis.Redis.from_url(
+            settings.url,
+            socket_timeout=settings.socket_timeout_s,
+            socket_connect_timeout=settings.socket_timeout_s,
+            health_check_interval=10,
+        )
+
+    def depth(self, queue: str) -> int:
+        try:
+            return int(self.client.llen(queue))
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+
+    def oldest_age_s(self, queue: str) -> float:
+        """Seconds the oldest waiting task has waited; 0 for an empty queue."""
+        try:
+            raw = self.client.lindex(queue, -1)
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+        if raw is None:
+            return 0.0
+        try:
+            enqueued = float(json.loads(raw)["headers"]["enqueued_at"])
+        except (ValueError, KeyError, TypeError):
+            return 0.0
+        return max(0.0, time.time() - enqueued)
+
+    def claim(self, key: str, ttl_s: int) -> bool:
+        """True for the first caller until ``release`` or ``ttl_s`` (debounces repeated work)."""
+        try:
+            return bool(self.client.set(f"ragfleet:{key}", "1", nx=True, ex=ttl_s))
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+
+    def release(self, key: str) -> None:
+        try:
+            self.client.delete(f"ragfleet:{key}")
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+
+    def check(self) -> None:
+        try:
+            self.client.ping()
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+
+    def close(self) -> None:
+        self.client.close()

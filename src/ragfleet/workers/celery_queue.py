@@ -1,0 +1,44 @@
+"""Ingestion through Celery: the API and CLI enqueue, workers process.
+
+The embedded vector store (Qdrant Edge) belongs to one process, so when there is no Qdrant server
+the process that opened it also hosts the worker (``EmbeddedWorker``, a thread pool inside it);
+with a server, separate ``ragfleet worker`` processes do the work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ragfleet.workers.celery_app import INGEST_QUEUE, RagfleetCelery, publish_jobs
+from ragfleet.workers.worker import EmbeddedWorker
+
+
+class CeleryQueue:
+    def __init__(self, app: RagfleetCelery, queue_size: int, host_worker: bool) -> None:
+        self.app = app
+        self._limit = queue_size
+        self._host_worker = host_worker
+        self._worker: EmbeddedWorker | None = None
+
+    def start(self) -> None:
+        if self._host_worker:
+            self._worker = EmbeddedWorker(self.app)
+            self._worker.start()
+
+    def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def submit(self, job_ids: Sequence[str]) -> None:
+        publish_jobs(self.app, job_ids)
+
+    def has_capacity(self, jobs: int) -> bool:
+        return self.pending() + jobs <= self._limit
+
+    def pending(self) -> int:
+        return self.app.broker.depth(INGEST_QUEUE)
+
+    def pause(self, seconds: float) -> None:
+        time.sleep(seconds)

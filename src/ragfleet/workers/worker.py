@@ -1,0 +1,173 @@
+"""Running Celery workers: the standalone ``ragfleet worker`` and the worker embedded in the
+process that owns the embedded store.
+
+Both use the threads pool: the embedding model is loaded once per process and releases the GIL
+while it computes, so a process scales with ``worker.concurrency`` threads and a deployment with
+replicas. Both run ``Upkeep`` beside the consumer:
+
+- reconciliation at start and every ``jobs.stale_after_s / 2``: running jobs of this worker's
+  previous process (same node name) and running jobs whose heartbeat went stale are put back to
+  ``queued`` and published again; so are queued jobs idle that long while the ingest queue is
+  empty (their task was lost, e.g. Redis restarted without persistence);
+- the heartbeat file read by ``ragfleet worker-probe``, touched while the consumer runs and the
+  broker answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import bootsteps
+from celery.worker import WorkController
+from celery.worker import state as worker_state
+from celery.worker.consumer import Consumer
+from kombu.asynchronous.timer import Entry
+
+from ragfleet.errors import RagfleetError
+from ragfleet.registry.tables import utcnow
+from ragfleet.settings import Settings
+from ragfleet.telemetry import metrics
+from ragfleet.workers.celery_app import INGEST_QUEUE, QUEUES, RagfleetCelery, publish_jobs
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 60.0
+
+
+def reconcile(app: RagfleetCelery, worker: str | None) -> list[str]:
+    """Requeue orphaned jobs (see the module docstring); ``worker`` also claims that node's
+    running jobs as dead. Returns the job ids published again."""
+    jobs = app.settings.jobs
+    registry = app.services().registry
+    stale_before = utcnow() - timedelta(seconds=jobs.stale_after_s)
+    include_queued = app.broker.depth(INGEST_QUEUE) == 0
+    orphans = registry.orphaned_jobs(worker, stale_before, include_queued)
+    if orphans:
+        logger.warning("requeueing %d orphaned job(s): %s", len(orphans), ", ".join(orphans))
+        registry.release_jobs(orphans, "requeued: its worker stopped", stage="requeued")
+        publish_jobs(app, orphans)
+        metrics.JOBS_REQUEUED.inc(len(orphans))
+    return orphans
+
+
+class Upkeep(bootsteps.StartStopStep):
+    """Reconciliation and the heartbeat, on the consumer's timer."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Consumer, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._timers: list[Entry] = []
+        self._claimed_own = False
+
+    def start(self, parent: Consumer) -> None:
+        app: RagfleetCelery = parent.app  # type: ignore[assignment]
+        settings = app.settings
+        heartbeat = app.heartbeat_file
+        self._reconcile(parent, app)
+        self._timers.append(
+            parent.timer.call_repeatedly(
+                settings.jobs.stale_after_s / 2, self._reconcile, (parent, app)
+            )
+        )
+        if heartbeat is not None:
+            self._beat(parent, app, heartbeat)
+            self._timers.append(
+                parent.timer.call_repeatedly(
+                    settings.worker.heartbeat_interval_s, self._beat, (parent, app, heartbeat)
+                )
+            )
+        metrics.WORKER_UP.set(1)
+
+    def stop(self, parent: Consumer) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        metrics.WORKER_UP.set(0)
+
+    def _reconcile(self, parent: Consumer, app: RagfleetCelery) -> None:
+        # This node's running jobs are dead only once: at the first start of the process
+        # (a consumer restart after a lost connection keeps its tasks running).
+        try:
+            reconcile(app, None if self._claimed_own else parent.hostname)
+            self._claimed_own = True
+        except RagfleetError as exc:
+            logger.warning("reconciliation failed: %s", exc.message)
+
+    @staticmethod
+    def _beat(parent: Consumer, app: RagfleetCelery, path: Path) -> None:
+        try:
+            app.broker.check()
+        except RagfleetError as exc:
+            logger.warning("heartbeat skipped: %s", exc.message)
+            return
+        if parent.blueprint is not None and parent.connection is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+
+def _controller(
+    app: RagfleetCelery, settings: Settings, queues: list[str], concurrency: int
+) -> dict[str, Any]:
+    """The worker options shared by both shapes."""
+    from ragfleet.workers.celery_app import node_name
+
+    return {
+        "app": app,
+        "hostname": node_name(settings),
+        "pool_cls": "threads",
+        "concurrency": concurrency,
+        "queues": queues,
+        "without_mingle": True,
+        "without_gossip": True,
+        "without_heartbeat": True,
+        "optimization": "fair",
+    }
+
+
+class EmbeddedWorker:
+    """A Celery worker in a thread of this process (which owns the embedded store)."""
+
+    def __init__(self, app: RagfleetCelery) -> None:
+        self.app = app
+        self._thread: threading.Thread | None = None
+        self._controller: WorkController | None = None
+
+    def start(self) -> None:
+        settings = self.app.settings
+        self.app.steps["consumer"].add(Upkeep)
+        self._controller = WorkController(
+            **_controller(self.app, settings, list(QUEUES), settings.worker.concurrency)
+        )
+        self._thread = threading.Thread(
+            target=self._controller.start, name="celery-worker", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Warm shutdown: running tasks finish, queued ones stay in Redis."""
+        if self._thread is None:
+            return
+        worker_state.should_stop = 0  # type: ignore[assignment]  # Celery's own flag
+        self._thread.join(STOP_TIMEOUT_S)
+        if self._thread.is_alive():
+            logger.warning("the embedded worker did not stop within %.0f s", STOP_TIMEOUT_S)
+        worker_state.should_stop = None
+        self._thread = None
+
+
+def run_worker(app: RagfleetCelery, queues: list[str], concurrency: int) -> None:
+    """Run a standalone worker in the foreground until SIGTERM (warm shutdown) or SIGINT."""
+    settings = app.settings
+    app.heartbeat_file = settings.heartbeat_file
+    app.steps["consumer"].add(Upkeep)
+    options = _controller(app, settings, queues, concurrency)
+    options.pop("app")
+    worker = app.Worker(**options, loglevel=settings.log.level, redirect_stdouts=False)
+    worker.start()
+    if worker.exitcode:
+        raise SystemExit(worker.exitcode)
