@@ -21,6 +21,8 @@ from ragfleet.settings import EmbeddingSettings, Settings
 POSTGRES_URL = os.environ.get(
     "RAGFLEET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# A database number of its own: the tests empty it.
+REDIS_URL = os.environ.get("RAGFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +85,18 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The real Redis server, test database emptied before and after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:  # pragma: no cover - depends on the machine
+        pytest.fail(f"Redis at {REDIS_URL} is required: {exc}")
+    yield REDIS_URL
+    client.flushdb()
+    client.close()

@@ -104,6 +104,9 @@ def create_celery(settings: Settings) -> RagfleetCelery:
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        # A task running when the broker connection drops cannot be acknowledged any more and
+        # is redelivered; cancelling our copy (where the pool can) avoids running it twice.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         worker_enable_remote_control=False,

@@ -26,6 +26,7 @@ from ragfleet.workers.celery_app import (
     MAINTENANCE_QUEUE,
     OPTIMIZE_TASK,
     RagfleetCelery,
+    node_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,14 +41,15 @@ def backoff_s(retries: int, base: float, cap: float) -> float:
 
 def register_tasks(app: RagfleetCelery) -> None:
     jobs = app.settings.jobs
+    worker = node_name(app.settings)
 
-    @app.task(name=INGEST_TASK, bind=True, max_retries=None)
+    @app.task(name=INGEST_TASK, bind=True, max_retries=None, shared=False)
     def ingest_job(self: Task[Any, Any], job_id: str) -> None:
         services = app.services()
         retries = self.request.retries
         began = time.perf_counter()
         outcome = services.ingestion.process(
-            [job_id], worker=self.request.hostname, retry_transient=retries < jobs.max_retries
+            [job_id], worker=worker, retry_transient=retries < jobs.max_retries
         )
         metrics.WORKER_TASK_DURATION.labels("ingest").observe(time.perf_counter() - began)
         if outcome.retry:
@@ -74,7 +76,7 @@ def register_tasks(app: RagfleetCelery) -> None:
         except DependencyError as exc:
             logger.warning("could not schedule optimizing %s: %s", collection, exc.message)
 
-    @app.task(name=OPTIMIZE_TASK, queue=MAINTENANCE_QUEUE)
+    @app.task(name=OPTIMIZE_TASK, shared=False)
     def optimize_collection(collection: str) -> None:
         app.broker.release(f"optimize:{collection}")  # later ingests may schedule another
         began = time.perf_counter()

@@ -31,7 +31,13 @@ from ragfleet.errors import RagfleetError
 from ragfleet.registry.tables import utcnow
 from ragfleet.settings import Settings
 from ragfleet.telemetry import metrics
-from ragfleet.workers.celery_app import INGEST_QUEUE, QUEUES, RagfleetCelery, publish_jobs
+from ragfleet.workers.celery_app import (
+    INGEST_QUEUE,
+    QUEUES,
+    RagfleetCelery,
+    node_name,
+    publish_jobs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +74,9 @@ class Upkeep(bootsteps.StartStopStep):
         app: RagfleetCelery = parent.app  # type: ignore[assignment]
         settings = app.settings
         heartbeat = app.heartbeat_file
-        self._reconcile(parent, app)
+        self._reconcile(app)
         self._timers.append(
-            parent.timer.call_repeatedly(
-                settings.jobs.stale_after_s / 2, self._reconcile, (parent, app)
-            )
+            parent.timer.call_repeatedly(settings.jobs.stale_after_s / 2, self._reconcile, (app,))
         )
         if heartbeat is not None:
             self._beat(parent, app, heartbeat)
@@ -89,11 +93,11 @@ class Upkeep(bootsteps.StartStopStep):
         self._timers.clear()
         metrics.WORKER_UP.set(0)
 
-    def _reconcile(self, parent: Consumer, app: RagfleetCelery) -> None:
+    def _reconcile(self, app: RagfleetCelery) -> None:
         # This node's running jobs are dead only once: at the first start of the process
         # (a consumer restart after a lost connection keeps its tasks running).
         try:
-            reconcile(app, None if self._claimed_own else parent.hostname)
+            reconcile(app, None if self._claimed_own else node_name(app.settings))
             self._claimed_own = True
         except RagfleetError as exc:
             logger.warning("reconciliation failed: %s", exc.message)
@@ -114,8 +118,8 @@ def _controller(
     app: RagfleetCelery, settings: Settings, queues: list[str], concurrency: int
 ) -> dict[str, Any]:
     """The worker options shared by both shapes."""
-    from ragfleet.workers.celery_app import node_name
-
+    # Pool threads look tasks up on the default app: make it this one (one per process).
+    app.set_default()
     return {
         "app": app,
         "hostname": node_name(settings),
