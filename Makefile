@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch first: the CPU build is pinned; an unpinned resolve pulls a multi-GB CUDA wheel.
 TORCH := torch==2.13.0
 
-.PHONY: run test lint format bench-eval bench-ingest bench-latency clean
+.PHONY: run test tools lint format bench-eval bench-ingest bench-latency bench-queue clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed  ## Install and serve the API on the embedded default with the sample corpus.
 	$(BIN)/ragfleet serve
 
-test: $(VENV)/.installed-dev lint  ## Install, lint, type-check and run the test suite.
+# The monitoring tests run promtool and a real Prometheus (Debian package prometheus).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+tools:
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+test: $(VENV)/.installed-dev tools lint  ## Install, lint, type-check and run the test suite.
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
@@ -45,6 +51,9 @@ bench-ingest: $(VENV)/.installed-dev  ## Ingestion throughput against the bare m
 
 bench-latency: $(VENV)/.installed-dev  ## /v1/search latency over loopback HTTP.
 	$(BIN)/python bench/latency.py $(SCIFACT)
+
+bench-queue: $(VENV)/.installed-dev  ## Celery queue against the in-process runner; kill -9 recovery.
+	$(BIN)/python bench/queue_ingest.py $(SCIFACT)
 
 clean:
 	rm -rf $(VENV) .ragfleet .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 PUBLIC_GROUP = "*"  # the ACL group of documents ingested without an acl
+ANONYMOUS = "anonymous"  # the caller (and tenant) when no API keys are configured
 
 # Namespace of every ragfleet UUID: the same inputs give the same ids on every machine.
 ID_NAMESPACE = uuid.UUID("6b1f3c1e-9c51-4c1a-8f0e-3f4a2d7c9b10")

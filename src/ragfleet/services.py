@@ -6,8 +6,9 @@ import logging
 from contextlib import suppress
 from dataclasses import dataclass
 
+from ragfleet.domain import ANONYMOUS
 from ragfleet.embedding import Embedder, build_embedder
-from ragfleet.generation.answerer import AnswerService
+from ragfleet.generation.answerer import AnswerService, Pricing
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.grounding import GroundednessScorer
 from ragfleet.generation.llm import ChatClient
@@ -19,6 +20,7 @@ from ragfleet.retrieval.search import SearchService
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.settings import Settings
+from ragfleet.telemetry.tracing import configure_tracing
 from ragfleet.workers.celery_queue import CeleryQueue
 from ragfleet.workers.inprocess import InProcessRunner
 from ragfleet.workers.runner import JobRunner
@@ -74,6 +76,7 @@ def build_services(
 ) -> Services:
     """Wire the components and apply migrations; with ``run_jobs`` this process also runs
     ingestion jobs (and picks up those an earlier process left unfinished)."""
+    configure_tracing(settings.tracing)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     registry = Registry(settings.database_url, settings.database.pool_size)
     registry.migrate()
@@ -99,7 +102,12 @@ def build_services(
     grounding = GroundednessScorer(
         embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
     )
-    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm, grounding)
+    tenants = [key.name for key in settings.auth.api_keys] or [ANONYMOUS]
+    pricing = Pricing(
+        settings.llm.prompt_cost_per_1k_tokens, settings.llm.completion_cost_per_1k_tokens
+    )
+    pricing.register(tenants)
+    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm, grounding, pricing)
     runner = build_runner(settings, ingestion, store)
     logger.info(
         "ragfleet ready: store=%s registry=%s embeddings=%s llm=%s",

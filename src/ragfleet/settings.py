@@ -73,6 +73,12 @@ class LLMSettings(BaseModel):
     connect_timeout_s: float = Field(2.0, gt=0, le=60, description="Connection timeout.")
     max_tokens: int = Field(512, ge=1, le=32768, description="Answer length cap.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    prompt_cost_per_1k_tokens: float = Field(
+        0.0, ge=0, description="Price of 1,000 prompt tokens, for the per-tenant cost metric."
+    )
+    completion_cost_per_1k_tokens: float = Field(
+        0.0, ge=0, description="Price of 1,000 completion tokens, for the per-tenant cost metric."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -262,6 +268,18 @@ class WorkerSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces. No endpoint: trace ids in logs and headers, nothing exported."""
+
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces."
+    )
+    service_name: str = Field("ragfleet", description="service.name of exported spans.")
+    sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="Share of new traces sampled (callers' decisions are kept)."
+    )
+
+
 class LogSettings(BaseModel):
     """Logging."""
 
@@ -300,6 +318,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     redis: RedisSettings = RedisSettings()
     worker: WorkerSettings = WorkerSettings()
+    tracing: TracingSettings = TracingSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("default_collection")

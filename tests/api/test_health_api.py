@@ -11,7 +11,13 @@ def test_liveness_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"registry": "ok", "vector_store": "ok", "embeddings": "ok"}
+    assert ready.json()["checks"] == {
+        "registry": "ok",
+        "vector_store": "ok",
+        "embeddings": "ok",
+        "job_queue": "ok",
+    }
+    assert "ragfleet_ready 1.0" in client.get("/metrics").text
 
 
 def test_readiness_names_the_failed_dependency(client: TestClient, services: Services) -> None:
@@ -27,6 +33,7 @@ def test_readiness_names_the_failed_dependency(client: TestClient, services: Ser
     assert body["status"] == "unavailable"
     assert body["checks"]["registry"].startswith("failed")
     assert body["checks"]["vector_store"] == "ok"
+    assert "ragfleet_ready 0.0" in client.get("/metrics").text
 
 
 def test_metrics_use_route_templates(client: TestClient) -> None:

@@ -200,6 +200,24 @@ def test_reconciliation_requeues_orphaned_jobs(settings: Settings, embedder: Emb
         services.close()
 
 
+def test_in_flight_and_identical_resubmissions(settings: Settings, embedder: Embedder) -> None:
+    services = build_services(settings, embedder, run_jobs=False)  # nothing consumes yet
+    try:
+        with TestClient(create_app(services=services)) as client:
+            first = client.post("/v1/documents", json={"text": GUIDE_MD, "source": "g"})
+            job_id = first.json()["data"][0]["job_id"]
+            again = client.post("/v1/documents", json={"text": ASTRONOMY_MD, "source": "g"})
+            assert again.status_code == 409 and job_id in again.json()["message"]
+            assert services.runner.pending() == 1  # one task in Redis, not two
+            services.runner.start()
+            assert wait_for_job(client, job_id)["status"] == "succeeded"
+            same = client.post("/v1/documents", json={"text": GUIDE_MD, "source": "g"}).json()
+            assert same["data"][0]["status"] == "succeeded"
+            assert services.runner.pending() == 0
+    finally:
+        services.close()
+
+
 def test_workers_reconnect_after_redis_restarts(client: TestClient) -> None:
     ingest_text(client, GUIDE_MD, source="before")
     restart_redis()

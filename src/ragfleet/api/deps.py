@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ragfleet.domain import ANONYMOUS
 from ragfleet.errors import AuthError
 from ragfleet.services import Services
 from ragfleet.settings import Settings
@@ -45,7 +46,7 @@ def get_principal(
 ) -> Principal:
     keys = settings.auth.api_keys
     if not keys:
-        return Principal("anonymous", None)
+        return Principal(ANONYMOUS, None)
     if credentials is None:
         raise AuthError("missing API key: send Authorization: Bearer <key>")
     offered = credentials.credentials.encode()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ragfleet.domain import SearchHit
+from ragfleet.domain import ANONYMOUS, SearchHit
 from ragfleet.errors import LLMError
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.grounding import Groundedness, GroundednessScorer
@@ -63,6 +63,7 @@ class Prepared:
     question: str
     passages: list[SearchHit]
     timer: Timer
+    tenant: str = ANONYMOUS
 
 
 def cited_numbers(answer: str) -> list[int]:
@@ -92,6 +93,31 @@ def cite(numbers: list[int], passages: list[SearchHit]) -> list[Citation]:
     return citations
 
 
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Per-1,000-token prices for the per-tenant token and cost counters."""
+
+    prompt_per_1k: float = 0.0
+    completion_per_1k: float = 0.0
+
+    @staticmethod
+    def register(tenants: list[str]) -> None:
+        """Export zeros for every known tenant, so dashboards show them before any spend."""
+        for tenant in tenants:
+            metrics.TENANT_COST.labels(tenant)
+            for direction in ("prompt", "completion"):
+                metrics.TENANT_TOKENS.labels(tenant, direction)
+
+    def bill(self, tenant: str, usage: Usage) -> None:
+        metrics.TENANT_TOKENS.labels(tenant, "prompt").inc(usage.prompt_tokens)
+        metrics.TENANT_TOKENS.labels(tenant, "completion").inc(usage.completion_tokens)
+        cost = (
+            usage.prompt_tokens * self.prompt_per_1k
+            + usage.completion_tokens * self.completion_per_1k
+        )
+        metrics.TENANT_COST.labels(tenant).inc(cost / 1000)
+
+
 class AnswerService:
     def __init__(
         self,
@@ -99,18 +125,20 @@ class AnswerService:
         extractive: ExtractiveAnswerer,
         llm: ChatClient | None,
         grounding: GroundednessScorer,
+        pricing: Pricing | None = None,
     ) -> None:
         self.search = search
         self.extractive = extractive
         self.llm = llm
         self.grounding = grounding
+        self.pricing = pricing or Pricing()
 
-    def prepare(self, request: SearchRequest) -> Prepared:
+    def prepare(self, request: SearchRequest, tenant: str = ANONYMOUS) -> Prepared:
         """Validate and retrieve; raises on bad input before any response is started."""
         timer = Timer()
         with timer.stage("retrieve"):
             result = self.search.search(request, timer)
-        return Prepared(str(uuid.uuid4()), request.query, result.hits, timer)
+        return Prepared(str(uuid.uuid4()), request.query, result.hits, timer, tenant)
 
     def _extractive(self, prepared: Prepared, reason: str) -> Answer:
         if reason != NO_PASSAGES_REASON:  # nothing to answer from is not an LLM fallback
@@ -142,6 +170,7 @@ class AnswerService:
             logger.warning("LLM failed (%s), answering extractively: %s", exc.reason, exc.message)
             return self._extractive(prepared, exc.reason)
         metrics.ANSWERS.labels("llm").inc()
+        self.pricing.bill(prepared.tenant, completion.usage)
         with prepared.timer.stage("grounding"):
             groundedness = self.grounding.score(completion.text, prepared.passages)
         return Answer(
@@ -207,6 +236,7 @@ class AnswerService:
                 metrics.LLM_FALLBACKS.labels(exc.reason).inc()
                 yield "error", {"code": "llm_interrupted", "message": exc.message}
         text = "".join(parts)
+        self.pricing.bill(prepared.tenant, usage)
         citations = cite(cited_numbers(text), prepared.passages)
         yield "citations", {"citations": [asdict(c) for c in citations]}
         with prepared.timer.stage("grounding"):

@@ -48,6 +48,7 @@ from ragfleet.registry.tables import DocumentRow, JobRow
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore, document_filter
 from ragfleet.telemetry import metrics
+from ragfleet.telemetry.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,12 @@ class IngestionService:
         service down) fails it too, unless ``retry_transient``: then the job goes back to
         ``queued`` and is listed in ``Processed.retry`` for the caller to schedule again.
         """
+        with span("ingest.process"):
+            return self._process(job_ids, worker, retry_transient)
+
+    def _process(
+        self, job_ids: Sequence[str], worker: str | None, retry_transient: bool
+    ) -> Processed:
         work: list[_Work] = []
         started = time.perf_counter()
         outcome = Processed()
@@ -259,7 +266,8 @@ class IngestionService:
             part = flat[start : start + step]
             texts = [embedding_text(item.document, chunk) for item, chunk in part]
             began = time.perf_counter()
-            dense = self.embedder.embed(texts)
+            with span("ingest.embed"):
+                dense = self.embedder.embed(texts)
             metrics.INGEST_STAGE_DURATION.labels("embed").observe(time.perf_counter() - began)
             began = time.perf_counter()
             points = [
@@ -271,7 +279,8 @@ class IngestionService:
                 )
                 for row, ((item, chunk), text) in enumerate(zip(part, texts, strict=True))
             ]
-            self.store.upsert(collection, points)
+            with span("ingest.upsert"):
+                self.store.upsert(collection, points)
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
             done = min(start + step, len(flat))
             self.registry.set_progress(job_ids, "indexing", 0.05 + 0.9 * done / len(flat))

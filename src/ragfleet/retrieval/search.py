@@ -17,6 +17,7 @@ from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import SearchMode, StoreQuery, VectorStore
 from ragfleet.settings import RetrievalSettings
 from ragfleet.telemetry import metrics
+from ragfleet.telemetry.tracing import span
 
 
 @dataclass(slots=True)
@@ -46,9 +47,11 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time a stage, as a metric, a timing in the response and a trace span."""
         began = time.perf_counter()
         try:
-            yield
+            with span(f"query.{name}"):
+                yield
         finally:
             seconds = time.perf_counter() - began
             self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + seconds * 1000, 3)

@@ -8,12 +8,16 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from ragfleet.telemetry.tracing import current_trace_id
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Structured fields a log call may pass with ``extra=``; the access log uses them.
+ACCESS_FIELDS = ("method", "route", "status", "latency_ms")
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        event = {
+        event: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -21,6 +25,11 @@ class JsonFormatter(logging.Formatter):
         }
         if request_id := request_id_var.get():
             event["request_id"] = request_id
+        if trace_id := current_trace_id():
+            event["trace_id"] = trace_id
+        for key in ACCESS_FIELDS:
+            if (value := record.__dict__.get(key)) is not None:
+                event[key] = value
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False)
@@ -34,6 +43,7 @@ def configure_logging(level: str, json_format: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Uvicorn's own access log is off (``access_log=False``); ``ragfleet.access`` replaces it.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

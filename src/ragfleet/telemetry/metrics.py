@@ -44,6 +44,17 @@ LLM_TTFT = Histogram(
     buckets=LLM_BUCKETS,
 )
 LLM_TOKENS = Counter("ragfleet_llm_tokens_total", "LLM tokens by direction.", ["direction"])
+# Tenants are API key names (a configured, bounded set), never users or queries.
+TENANT_TOKENS = Counter(
+    "ragfleet_tenant_llm_tokens_total",
+    "LLM tokens by tenant and direction.",
+    ["tenant", "direction"],
+)
+TENANT_COST = Counter(
+    "ragfleet_tenant_llm_cost_total",
+    "Estimated LLM cost by tenant, in the currency of llm.*_cost_per_1k_tokens.",
+    ["tenant"],
+)
 ANSWER_GROUNDEDNESS = Histogram(
     "ragfleet_answer_groundedness_ratio",
     "Share of LLM answer sentences supported by the cited passages.",
@@ -76,6 +87,7 @@ WORKER_TASK_DURATION = Histogram(
     ["task"],
     buckets=INGEST_BUCKETS,
 )
+READY = Gauge("ragfleet_ready", "1 when the last /readyz check passed, 0 when it failed.")
 WORKER_UP = Gauge("ragfleet_worker_up", "1 while this process's Celery consumer runs.")
 JOBS_REQUEUED = Counter("ragfleet_jobs_requeued_total", "Orphaned jobs requeued by reconciliation.")
 PUBLISH_FAILURES = Counter(

@@ -40,5 +40,8 @@ class CeleryQueue:
     def pending(self) -> int:
         return self.app.broker.depth(INGEST_QUEUE)
 
+    def check(self) -> None:
+        self.app.broker.check()
+
     def pause(self, seconds: float) -> None:
         time.sleep(seconds)

@@ -71,6 +71,9 @@ class InProcessRunner:
         """Jobs queued or being processed."""
         return self._queue.unfinished_tasks
 
+    def check(self) -> None:
+        """Threads of this process: nothing to reach."""
+
     def pause(self, seconds: float) -> None:
         self.wait_idle(seconds)
 

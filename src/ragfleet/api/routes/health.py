@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from ragfleet.api.deps import ServicesDep
 from ragfleet.api.schemas import Readiness
 from ragfleet.errors import RagfleetError
+from ragfleet.telemetry import metrics as telemetry
 
 router = APIRouter(tags=["health"])
 
@@ -26,12 +27,13 @@ def healthz() -> dict[str, str]:
     responses={503: {"model": Readiness, "description": "A dependency failed."}},
 )
 def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready when the registry, the vector store and the embedder answer."""
+    """Ready when the registry, the vector store, the embedder and the job queue answer."""
     checks: dict[str, str] = {}
     for name, check in (
         ("registry", services.registry.check),
         ("vector_store", services.store.check),
         ("embeddings", services.embedder.check),
+        ("job_queue", services.runner.check),
     ):
         try:
             check()
@@ -39,6 +41,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
         except RagfleetError as exc:
             checks[name] = f"failed: {exc.message}"
     ready = all(v == "ok" for v in checks.values())
+    telemetry.READY.set(1 if ready else 0)
     body = Readiness(status="ready" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -95,7 +95,7 @@ async def query(
 ) -> QueryResponse | StreamingResponse:
     top_k = body.top_k if body.top_k is not None else services.settings.retrieval.answer_passages
     request = _request(services, principal, body.question, body, top_k)
-    prepared = await run_in_threadpool(services.answers.prepare, request)
+    prepared = await run_in_threadpool(services.answers.prepare, request, principal.name)
     if body.stream:
         return StreamingResponse(
             _sse(services.answers.stream(prepared)),
