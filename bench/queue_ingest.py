@@ -58,6 +58,16 @@ def throughput(documents: list, embedder: Embedder, redis_url: str | None) -> fl
     return len(documents) / seconds
 
 
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(RAGFLEET), "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def redelivery_s(redis_url: str, restart_same_node: bool) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -79,13 +89,7 @@ def redelivery_s(redis_url: str, restart_same_node: bool) -> float:
         doc = parse_text(text, "Long", "long.md", {})
         (job,) = registry.enqueue([PendingIngest("doc-long", "bench", "v1", doc, ["*"])])
         publish_jobs(create_celery(settings), [job.id])
-        worker = subprocess.Popen(
-            [str(RAGFLEET), "worker"],
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = start_worker(env)
         while registry.get_job(job.id).progress < 0.1:
             time.sleep(0.05)
         os.killpg(worker.pid, signal.SIGKILL)
@@ -93,13 +97,7 @@ def redelivery_s(redis_url: str, restart_same_node: bool) -> float:
         killed = time.time()
         if not restart_same_node:
             env["RAGFLEET_WORKER__NAME"] = "ragfleet@bench-b"
-        worker = subprocess.Popen(
-            [str(RAGFLEET), "worker"],
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        worker = start_worker(env)
         try:
             while registry.get_job(job.id).attempts < 2:
                 time.sleep(0.05)

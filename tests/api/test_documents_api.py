@@ -15,6 +15,7 @@ from ragfleet.retrieval.store import VectorStore
 from ragfleet.services import Services, build_services
 from tests.conftest import ingest_text, make_settings, wait_for_job
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD, make_pdf
+from tests.utils.embedders import FaultyEmbedder
 
 
 def chunk_count(client: TestClient, document_id: str) -> int:
@@ -77,30 +78,8 @@ def test_changed_document_replaces_its_chunks(client: TestClient, services) -> N
     assert search_ids(client, "planet rings")[0] == first["document_id"]
 
 
-class FailingEmbedder:
-    """Wraps the real model and fails on a marker word, as an unreachable endpoint would."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimensions = inner.dimensions
-
-    def embed(self, texts):  # type: ignore[no-untyped-def]
-        from ragfleet.errors import DependencyError
-
-        if any("EXPLODE" in t for t in texts):
-            raise DependencyError("embeddings", "connection refused")
-        return self.inner.embed(texts)
-
-    def check(self) -> None:
-        self.inner.check()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def test_failed_reingest_keeps_previous_version(tmp_path: Path, embedder: Embedder) -> None:
-    services = build_services(make_settings(tmp_path), FailingEmbedder(embedder))  # type: ignore[arg-type]
+    services = build_services(make_settings(tmp_path), FaultyEmbedder(embedder, poison="EXPLODE"))  # type: ignore[arg-type]
     try:
         with TestClient(create_app(services=services)) as client:
             good = ingest_text(client, GUIDE_MD, source="guide")

@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from ragfleet.services import Services, build_services
 from ragfleet.telemetry.logging import JsonFormatter
 from tests.conftest import ingest_text, make_settings
 from tests.utils.documents import GUIDE_MD
+from tests.utils.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ROOT / "deploy" / "helm" / "ragfleet" / "files"
@@ -138,13 +138,6 @@ def test_alerts_fire_on_bad_series_and_stay_silent_on_good_ones() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     tested = set(re.findall(r"alertname: (\w+)", ALERT_TESTS.read_text()))
     assert tested == {name for name, _ in alert_queries()}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -268,3 +261,14 @@ def test_logs_are_json_with_request_and_trace_ids_and_no_document_text(
     assert event["request_id"] == response.headers["x-request-id"]
     assert event["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     assert (event["method"], event["status"]) == ("POST", 200) and event["latency_ms"] > 0
+
+
+def test_promtail_keeps_ids_out_of_loki_labels() -> None:
+    config = yaml.safe_load((ROOT / "deploy" / "monitoring" / "promtail.yaml").read_text())
+    (job,) = config["scrape_configs"]
+    stages = {key: value for stage in job["pipeline_stages"] for key, value in stage.items()}
+    assert set(stages["json"]["expressions"]) >= {"level", "request_id", "trace_id"}
+    assert set(stages["labels"]) == {"level", "logger"}
+    assert {"request_id", "trace_id"} <= set(stages["structured_metadata"])
+    targets = {rule.get("target_label") for rule in job["relabel_configs"]}
+    assert {"namespace", "app", "component"} <= targets

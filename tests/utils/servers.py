@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
@@ -30,3 +31,11 @@ def restart_redis(timeout: float = 30) -> None:
         except redis.ConnectionError:
             time.sleep(0.1)
     raise AssertionError("Redis did not come back")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

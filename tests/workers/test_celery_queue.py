@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from ragfleet.api.app import create_app
 from ragfleet.cli.main import app as cli
 from ragfleet.embedding import Embedder
-from ragfleet.errors import BadInputError, DependencyError
+from ragfleet.errors import BadInputError
 from ragfleet.registry.tables import JobRow, utcnow
 from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings
@@ -24,6 +24,7 @@ from ragfleet.workers.celery_app import node_name
 from ragfleet.workers.celery_queue import CeleryQueue
 from tests.conftest import ingest_text, make_settings, wait_for_job
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+from tests.utils.embedders import FaultyEmbedder
 from tests.utils.servers import restart_redis
 
 
@@ -41,31 +42,9 @@ def counter(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-class FlakyEmbedder:
-    """The real model behind an endpoint that is down for the first ``outages`` calls."""
-
-    def __init__(self, inner: Embedder, outages: int) -> None:
-        self.inner = inner
-        self.outages = outages
-        self.name = inner.name
-        self.dimensions = inner.dimensions
-
-    def embed(self, texts: list[str]) -> Any:
-        if self.outages:
-            self.outages -= 1
-            raise DependencyError("embeddings", "connection refused")
-        return self.inner.embed(texts)
-
-    def check(self) -> None:
-        self.inner.check()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 @pytest.fixture
-def flaky(settings: Settings, embedder: Embedder) -> Iterator[tuple[TestClient, FlakyEmbedder]]:
-    wrapped = FlakyEmbedder(embedder, 0)
+def flaky(settings: Settings, embedder: Embedder) -> Iterator[tuple[TestClient, FaultyEmbedder]]:
+    wrapped = FaultyEmbedder(embedder, 0)
     services = build_services(settings, wrapped)  # type: ignore[arg-type]
     with TestClient(create_app(services=services)) as client:
         yield client, wrapped
@@ -119,7 +98,7 @@ def test_bad_input_fails_at_once_without_retries(
 
 
 def test_transient_faults_are_retried_until_they_pass(
-    flaky: tuple[TestClient, FlakyEmbedder],
+    flaky: tuple[TestClient, FaultyEmbedder],
 ) -> None:
     client, embedder = flaky
     retried = counter("ragfleet_ingest_jobs_total", outcome="retried")
@@ -133,7 +112,7 @@ def test_exhausted_retries_fail_and_keep_the_previous_version(
     tmp_path: Path, redis_url: str, embedder: Embedder
 ) -> None:
     settings = queue_settings(tmp_path, redis_url, jobs={"max_retries": 2})
-    wrapped = FlakyEmbedder(embedder, 0)
+    wrapped = FaultyEmbedder(embedder, 0)
     services = build_services(settings, wrapped)  # type: ignore[arg-type]
     try:
         with TestClient(create_app(services=services)) as client:

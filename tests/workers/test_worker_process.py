@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,10 @@ from ragfleet.registry.tables import JobRow
 from ragfleet.retrieval.qdrant_store import QdrantVectorStore
 from ragfleet.settings import Settings
 from ragfleet.workers.celery_app import create_celery, publish_jobs
+from tests.utils.servers import free_port
 
 RAGFLEET = Path(sys.executable).parent / "ragfleet"
 WORKER_NAME = "ragfleet@crash-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

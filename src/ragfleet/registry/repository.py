@@ -222,21 +222,12 @@ class Registry:
                     session.flush()
                     self._set_groups(session, item.document_id, item.acl)
                 self._drop_kept_payloads(session, item.document_id)
-                job = JobRow(
-                    id=str(uuid.uuid4()),
-                    document_id=item.document_id,
-                    collection=item.collection,
-                    version=item.version,
-                    status=JobStatus.QUEUED.value,
-                    stage="queued",
-                    progress=0.0,
-                    attempts=0,
+                payload = encode_document(item.document, item.acl)
+                jobs.append(
+                    self._queue_job(
+                        session, item.document_id, item.collection, item.version, payload
+                    )
                 )
-                session.add(job)
-                session.add(
-                    JobPayloadRow(job_id=job.id, document=encode_document(item.document, item.acl))
-                )
-                jobs.append(job)
         return jobs
 
     def record_unchanged(self, document: DocumentRow) -> JobRow:
@@ -398,19 +389,29 @@ class Registry:
                 raise ConflictError(
                     f"job {job_id} was superseded by a later submission of its document"
                 )
-            job = JobRow(
-                id=str(uuid.uuid4()),
-                document_id=failed.document_id,
-                collection=failed.collection,
-                version=failed.version,
-                status=JobStatus.QUEUED.value,
-                stage="queued",
-                progress=0.0,
-                attempts=0,
+            job = self._queue_job(
+                session, failed.document_id, failed.collection, failed.version, payload.document
             )
-            session.add(job)
-            session.add(JobPayloadRow(job_id=job.id, document=payload.document))
             session.delete(payload)
+        return job
+
+    @staticmethod
+    def _queue_job(
+        session: Session, document_id: str, collection: str, version: str, payload: bytes
+    ) -> JobRow:
+        """A new queued job with its payload, in the caller's transaction."""
+        job = JobRow(
+            id=str(uuid.uuid4()),
+            document_id=document_id,
+            collection=collection,
+            version=version,
+            status=JobStatus.QUEUED.value,
+            stage="queued",
+            progress=0.0,
+            attempts=0,
+        )
+        session.add(job)
+        session.add(JobPayloadRow(job_id=job.id, document=payload))
         return job
 
     def finish_jobs(
