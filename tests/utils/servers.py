@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import socket
 import subprocess
 import time
@@ -12,17 +14,21 @@ from tests.conftest import REDIS_URL
 
 
 def restart_redis(timeout: float = 30) -> None:
-    """Stop the Redis server without saving and start it again with the options it had."""
+    """Restart the Redis server: with ``RAGFLEET_TEST_REDIS_RESTART`` (a command, e.g. a container
+    restart), or by stopping the local server unsaved and starting it with the options it had."""
     client = redis.Redis.from_url(REDIS_URL)
-    options = {key: client.config_get(key)[key] for key in ("bind", "port", "dir", "logfile")}
-    try:
-        client.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it exits
-    command = ["redis-server", "--daemonize", "yes", "--save", "", "--appendonly", "no"]
-    command += ["--bind", *options["bind"].split(), "--port", options["port"]]
-    command += ["--dir", options["dir"], "--logfile", options["logfile"]]
-    subprocess.run(command, check=True)
+    if command := os.environ.get("RAGFLEET_TEST_REDIS_RESTART"):
+        subprocess.run(shlex.split(command), check=True)
+    else:
+        options = {key: client.config_get(key)[key] for key in ("bind", "port", "dir", "logfile")}
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it exits
+        start = ["redis-server", "--daemonize", "yes", "--save", "", "--appendonly", "no"]
+        start += ["--bind", *options["bind"].split(), "--port", options["port"]]
+        start += ["--dir", options["dir"], "--logfile", options["logfile"]]
+        subprocess.run(start, check=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
