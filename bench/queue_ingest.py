@@ -77,6 +77,7 @@ def redelivery_s(redis_url: str, restart_same_node: bool) -> float:
             "RAGFLEET_QDRANT__URL": f"file://{tmp}/qdrant",
             "RAGFLEET_JOBS__EMBED_BATCH": "8",
             "RAGFLEET_JOBS__TIME_LIMIT_S": "50",
+            "RAGFLEET_JOBS__RETRY_BACKOFF_MAX_S": "5",
             "RAGFLEET_REDIS__VISIBILITY_TIMEOUT_S": "60",
             "RAGFLEET_REDIS__RESTORE_INTERVAL_S": "1",
             "RAGFLEET_WORKER__NAME": "ragfleet@bench-a",

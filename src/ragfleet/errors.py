@@ -44,6 +44,19 @@ class EmptyDocumentError(BadInputError):
     code = "empty_document"
 
 
+class ClaimLostError(RagfleetError):
+    """This run no longer holds its job: reconciliation gave it to another run, which finishes
+    it. The run stops without touching the job or its points."""
+
+    code = "claim_lost"
+
+
+class JobInterruptedError(RagfleetError):
+    """The process is shutting down; the job goes back to the queue to run again."""
+
+    code = "interrupted"
+
+
 class JobTimeoutError(RagfleetError):
     """A job ran over ``jobs.time_limit_s``; retrying would only run over again."""
 
@@ -96,4 +109,7 @@ class LLMError(DependencyError):
 
 def failure_message(exc: BaseException) -> str:
     """What a failed job records: our own message, or the bare exception of a bug."""
-    return exc.message if isinstance(exc, RagfleetError) else f"internal error: {exc!r}"
+    if isinstance(exc, RagfleetError):
+        return exc.message
+    # Bounded: some exceptions quote their input, which may be document text.
+    return f"internal error: {type(exc).__name__}: {str(exc)[:200]}"

@@ -64,7 +64,7 @@ class Services:
     def close(self) -> None:
         self.runner.stop()
         if isinstance(self.runner, CeleryQueue):
-            self.runner.app.broker.close()
+            self.runner.close()
         for closable in (self.llm, self.reranker, self.embedder, self.store, self.registry):
             if closable is not None:
                 with suppress(Exception):
@@ -85,14 +85,16 @@ def build_services(
     retrieval = settings.retrieval
     sparse = SparseEncoder(retrieval.bm25_k1, retrieval.bm25_b, retrieval.bm25_avg_len)
     chunker = Chunker(settings.chunking.target_tokens, settings.chunking.overlap_tokens)
+    jobs = settings.jobs
     ingestion = IngestionService(
         registry,
         store,
         embedder,
         sparse,
         chunker,
-        settings.jobs.embed_batch,
-        settings.jobs.time_limit_s,
+        jobs.embed_batch,
+        jobs.time_limit_s,
+        jobs.max_attempts,
     )
     reranker = HttpReranker(settings.reranker) if settings.reranker.base_url else None
     search = SearchService(
@@ -132,12 +134,15 @@ def build_runner(settings: Settings, ingestion: IngestionService, store: VectorS
     if not settings.redis.url:
         jobs = settings.jobs
         return InProcessRunner(
-            ingestion, store, jobs.concurrency, jobs.batch_documents, jobs.queue_size
+            ingestion,
+            store,
+            jobs.concurrency,
+            jobs.batch_documents,
+            jobs.queue_size,
+            settings.worker_name,
+            jobs.stale_after_s,
         )
-    from ragfleet.telemetry.queue_metrics import QUEUES
-    from ragfleet.workers.celery_app import QUEUES as QUEUE_NAMES
     from ragfleet.workers.celery_app import create_celery
 
     app = create_celery(settings)
-    QUEUES.watch(app.broker, QUEUE_NAMES)
     return CeleryQueue(app, settings.jobs.queue_size, host_worker=not settings.qdrant.url)

@@ -11,6 +11,7 @@ is read too. Kubernetes Secrets mounted under ``/run/secrets/ragfleet`` are read
 from __future__ import annotations
 
 import re
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -218,6 +219,12 @@ class JobSettings(BaseModel):
     max_retries: int = Field(
         5, ge=0, le=50, description="Queue only: retries of a job after a transient fault."
     )
+    max_attempts: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="Runs of one job (retries and requeues after crashes) before it fails.",
+    )
     retry_backoff_s: float = Field(
         2.0, gt=0, description="First retry delay; doubles per retry, with full jitter."
     )
@@ -339,10 +346,17 @@ class Settings(BaseSettings):
             )
             if s is not None
         ]
-        if self.redis.visibility_timeout_s <= self.jobs.time_limit_s:
+        jobs = self.jobs
+        if self.redis.visibility_timeout_s <= jobs.time_limit_s + jobs.retry_backoff_max_s:
             raise ValueError(
-                "redis.visibility_timeout_s must exceed jobs.time_limit_s, or a task still "
-                "running is delivered again to another worker"
+                "redis.visibility_timeout_s must exceed jobs.time_limit_s + "
+                "jobs.retry_backoff_max_s, or a task still running (or waiting out a retry "
+                "delay) is delivered again"
+            )
+        if jobs.retry_backoff_max_s >= jobs.stale_after_s:
+            raise ValueError(
+                "jobs.retry_backoff_max_s must be below jobs.stale_after_s, or jobs waiting for "
+                "a retry are taken for orphans"
             )
         if self.environment != "development":
             for secret in secrets:
@@ -358,6 +372,11 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    @property
+    def worker_name(self) -> str:
+        """This process's name on jobs it runs; stable across restarts of the same pod or host."""
+        return self.worker.name or f"ragfleet@{socket.gethostname()}"
 
     @property
     def heartbeat_file(self) -> Path:

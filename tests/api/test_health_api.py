@@ -15,9 +15,8 @@ def test_liveness_and_readiness(client: TestClient) -> None:
         "registry": "ok",
         "vector_store": "ok",
         "embeddings": "ok",
-        "job_queue": "ok",
     }
-    assert "ragfleet_ready 1.0" in client.get("/metrics").text
+    assert 'ragfleet_ready{dependency="registry"} 1.0' in client.get("/metrics").text
 
 
 def test_readiness_names_the_failed_dependency(client: TestClient, services: Services) -> None:
@@ -33,7 +32,9 @@ def test_readiness_names_the_failed_dependency(client: TestClient, services: Ser
     assert body["status"] == "unavailable"
     assert body["checks"]["registry"].startswith("failed")
     assert body["checks"]["vector_store"] == "ok"
-    assert "ragfleet_ready 0.0" in client.get("/metrics").text
+    exposition = client.get("/metrics").text
+    assert 'ragfleet_ready{dependency="registry"} 0.0' in exposition
+    assert 'ragfleet_ready{dependency="vector_store"} 1.0' in exposition
 
 
 def test_metrics_use_route_templates(client: TestClient) -> None:

@@ -225,6 +225,10 @@ def test_a_real_prometheus_scrapes_the_api_and_evaluates_the_slo_queries(
             assert 0 < float(ratio["value"][1]) < 1  # type: ignore[index]
             (up,) = query('up{job="ragfleet-api"}')
             assert up["value"][1] == "1"  # type: ignore[index]
+            groups = prom.get("/api/v1/rules").json()["data"]["groups"]
+            rules = [rule for group in groups for rule in group["rules"]]
+            assert len(rules) == len(alert_queries())
+            assert {rule["health"] for rule in rules} == {"ok"}, rules
     finally:
         process.terminate()
         process.wait(10)

@@ -17,10 +17,10 @@ from ragfleet.api.app import create_app
 from ragfleet.cli.main import app as cli
 from ragfleet.embedding import Embedder
 from ragfleet.errors import BadInputError
+from ragfleet.registry.repository import Registry
 from ragfleet.registry.tables import JobRow, utcnow
 from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings
-from ragfleet.workers.celery_app import node_name
 from ragfleet.workers.celery_queue import CeleryQueue
 from tests.conftest import ingest_text, make_settings, wait_for_job
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
@@ -56,7 +56,7 @@ def test_api_enqueues_and_the_worker_indexes(client: TestClient, services: Servi
     done = ingest_text(client, GUIDE_MD, source="guide")
     job = done["job"]
     assert (job["status"], job["attempts"], job["progress"]) == ("succeeded", 1, 1.0)
-    assert job["worker"] == node_name(services.settings)
+    assert job["worker"] == services.settings.worker_name
     hits = client.post("/v1/search", json={"query": "install on linux"}).json()["data"]
     assert hits[0]["document_id"] == done["document_id"]
     exposition = client.get("/metrics").text
@@ -218,3 +218,55 @@ def wait_registry(services: Services, job_id: str, timeout: float = 60) -> JobRo
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def test_shutdown_requeues_the_running_job_and_the_next_process_finishes_it(
+    tmp_path: Path, redis_url: str, embedder: Embedder
+) -> None:
+    settings = queue_settings(tmp_path, redis_url, jobs={"embed_batch": 4})
+    text = "\n\n".join(f"# Part {n}\n\nPart {n} explains topic {n}." for n in range(120))
+    services = build_services(settings, embedder)
+    try:
+        (accepted,) = services.ingestion.accept([parse_doc(text, "long")], "default", None)
+        services.runner.submit([accepted.job_id])
+        deadline = time.monotonic() + 60
+        while services.registry.get_job(accepted.job_id).progress < 0.3:
+            assert time.monotonic() < deadline, "indexing did not start"
+            time.sleep(0.02)
+    finally:
+        services.close()  # a rolling update stops the process mid-document
+    registry = Registry(settings.database_url)
+    interrupted = registry.get_job(accepted.job_id)
+    registry.close()
+    assert (interrupted.status, interrupted.stage, interrupted.attempts) == (
+        "queued",
+        "requeued",
+        1,
+    )
+    restarted = build_services(settings, embedder)
+    try:
+        done = wait_registry(restarted, accepted.job_id)
+        assert (done.status, done.attempts) == ("succeeded", 2)
+        expected = len(restarted.ingestion.chunker.chunk(parse_doc(text, "long")))
+        assert restarted.registry.get_document(accepted.document_id).chunk_count == expected
+        assert restarted.store.count("default", accepted.document_id) == expected
+    finally:
+        restarted.close()
+
+
+def test_uploads_answer_503_while_redis_is_down_and_search_keeps_working(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = queue_settings(tmp_path, "redis://127.0.0.1:1/0")
+    services = build_services(settings, embedder, run_jobs=False)
+    try:
+        with TestClient(create_app(services=services)) as client:
+            response = client.post("/v1/documents", json={"text": GUIDE_MD, "source": "g"})
+            assert response.status_code == 503
+            assert response.json()["code"] == "dependency_unavailable"
+            assert client.get("/v1/jobs").json()["count"] == 0
+            assert client.post("/v1/search", json={"query": "install"}).status_code == 200
+            assert client.get("/readyz").status_code == 200
+            assert "ragfleet_broker_up 0.0" in client.get("/metrics").text
+    finally:
+        services.close()

@@ -29,7 +29,7 @@ def test_stop_ends_every_thread(services: Services) -> None:
 def test_a_crash_around_processing_fails_the_jobs(
     client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(job_ids: object) -> set[str]:
+    def crash(job_ids: object, **options: object) -> object:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(services.ingestion, "process", crash)

@@ -131,6 +131,7 @@ def test_a_killed_worker_s_job_completes_after_restart_with_exact_chunks(
             f"http://127.0.0.1:{env['RAGFLEET_WORKER__METRICS_PORT']}/metrics", timeout=5
         ).read()
         assert b"ragfleet_worker_up 1.0" in metrics
+        assert b"\nragfleet_ready{" not in metrics  # readiness is the API's
         assert b'ragfleet_queue_depth{queue="ingest"}' in metrics
         first.kill()
     finally:

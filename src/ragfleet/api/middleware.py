@@ -20,6 +20,7 @@ access_log = logging.getLogger("ragfleet.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 TRACE_ID_HEADER = b"x-trace-id"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -37,7 +38,7 @@ class ObservabilityMiddleware:
         token = request_id_var.set(request_id)
         status = 500
         began = time.perf_counter()
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded labels
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
         async def send_with_ids(message: Message) -> None:

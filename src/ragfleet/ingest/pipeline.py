@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ from ragfleet.domain import (
 from ragfleet.embedding import Embedder
 from ragfleet.errors import (
     BadInputError,
+    ClaimLostError,
     ConflictError,
     DependencyError,
     EmptyDocumentError,
     ForbiddenError,
+    JobInterruptedError,
     JobTimeoutError,
     RagfleetError,
     failure_message,
@@ -65,10 +68,11 @@ class Accepted:
 
 @dataclass(slots=True)
 class Processed:
-    """What ``process`` did: collections written, jobs to run again later and why."""
+    """What ``process`` did: collections written, jobs to run again and why."""
 
     collections: set[str] = field(default_factory=set)
-    retry: list[str] = field(default_factory=list)
+    retry: list[str] = field(default_factory=list)  # transient fault: retry with backoff
+    requeue: list[str] = field(default_factory=list)  # interrupted: queue again at once
     error: str = ""
 
 
@@ -113,6 +117,7 @@ class IngestionService:
         chunker: Chunker,
         embed_batch: int = 512,
         time_limit_s: float = 1800.0,
+        max_attempts: int | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
@@ -121,6 +126,8 @@ class IngestionService:
         self.chunker = chunker
         self.embed_batch = embed_batch
         self.time_limit_s = time_limit_s
+        self.max_attempts = max_attempts
+        self.stopping = threading.Event()  # set on shutdown: running jobs go back to the queue
 
     def version(self, document: ParsedDocument, acl: list[str]) -> str:
         """Everything that shapes the indexed points: a change to any of it is a new version."""
@@ -206,10 +213,13 @@ class IngestionService:
     def _process(
         self, job_ids: Sequence[str], worker: str | None, retry_transient: bool
     ) -> Processed:
+        outcome = Processed()
+        if self.stopping.is_set():  # shutting down: claim nothing, hand the jobs back
+            outcome.requeue = list(job_ids)
+            return outcome
         work: list[_Work] = []
         started = time.perf_counter()
-        outcome = Processed()
-        for job, document, acl in self.registry.start_jobs(job_ids, worker):
+        for job, document, acl in self.registry.start_jobs(job_ids, worker, self.max_attempts):
             try:
                 chunks = self.chunker.chunk(document)
                 if not chunks:
@@ -233,17 +243,34 @@ class IngestionService:
                 if not isinstance(exc, RagfleetError):
                     logger.exception("indexing failed in collection %s", collection)
                 unfinished = [item for item in items if item.job.id not in finished]
-                self._discard_new_versions(collection, unfinished)
-                jobs = [item.job for item in unfinished]
-                if retry_transient and isinstance(exc, DependencyError):
-                    self.registry.release_jobs([job.id for job in jobs], exc.message)
-                    metrics.INGEST_JOBS.labels("retried").inc(len(jobs))
-                    outcome.retry += [job.id for job in jobs]
-                    outcome.error = exc.message
-                else:
-                    self._fail(jobs, failure_message(exc))
+                self._give_up(collection, unfinished, exc, retry_transient, outcome)
         outcome.collections = set(collections)
         return outcome
+
+    def _give_up(
+        self,
+        collection: str,
+        items: list[_Work],
+        exc: Exception,
+        retry_transient: bool,
+        outcome: Processed,
+    ) -> None:
+        """After a failure part-way: remove what this run wrote, then fail its jobs, or put them
+        back to ``queued`` (shutdown, a lost claim, a transient fault being retried). Jobs this
+        run no longer holds belong to another run and are left alone."""
+        lost = self.registry.set_progress([item.job for item in items], "cleaning up", 0.0)
+        held = [item for item in items if item.job.id not in lost]
+        self._discard_new_versions(collection, held)
+        jobs = [item.job for item in held]
+        if isinstance(exc, JobInterruptedError | ClaimLostError):
+            outcome.requeue += self.registry.release_jobs(jobs, exc.message, "requeued")
+        elif retry_transient and isinstance(exc, DependencyError):
+            released = self.registry.release_jobs(jobs, exc.message, "retrying")
+            metrics.INGEST_JOBS.labels("retried").inc(len(released))
+            outcome.retry += released
+            outcome.error = exc.message
+        else:
+            self._fail(jobs, failure_message(exc))
 
     def _index(
         self, collection: str, items: list[_Work], finished: set[str], deadline: float
@@ -253,11 +280,13 @@ class IngestionService:
         self.store.ensure_collection(collection, self.embedder.dimensions)
         previous = self.registry.find_documents([item.job.document_id for item in items])
         flat = [(item, chunk) for item in items for chunk in item.chunks]
-        job_ids = [item.job.id for item in items]
         now = datetime.now(UTC).isoformat()
-        self.registry.set_progress(job_ids, "embedding", 0.05)
+        jobs = [item.job for item in items]
+        self._heartbeat(jobs, "embedding", 0.05)
         step = self.embed_batch
         for start in range(0, len(flat), step):
+            if self.stopping.is_set():
+                raise JobInterruptedError("interrupted by a shutdown; queued again")
             if time.monotonic() > deadline:
                 raise JobTimeoutError(
                     f"the job ran over its {self.time_limit_s:g} s time limit "
@@ -283,11 +312,11 @@ class IngestionService:
                 self.store.upsert(collection, points)
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
             done = min(start + step, len(flat))
-            self.registry.set_progress(job_ids, "indexing", 0.05 + 0.9 * done / len(flat))
+            self._heartbeat(jobs, "indexing", 0.05 + 0.9 * done / len(flat))
         gone = self.registry.finish_jobs(
             [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
         )
-        finished.update(job_ids)
+        finished.update(job.id for job in jobs)
         # The new versions are live; retire what they replace. A failure here leaves old points
         # beside the new ones (logged; search shows one copy of each chunk, and the next ingest
         # of the document, changed or not, removes them), never a document without any.
@@ -343,11 +372,14 @@ class IngestionService:
             except RagfleetError:
                 logger.warning("could not discard the partial version of %s", doc_id)
 
+    def _heartbeat(self, jobs: list[JobRow], stage: str, progress: float) -> None:
+        if lost := self.registry.set_progress(jobs, stage, progress):
+            raise ClaimLostError(f"job(s) {', '.join(sorted(lost))} taken over by another run")
+
     def _fail(self, jobs: list[JobRow], message: str) -> None:
-        for job in jobs:
-            self.registry.fail_job(job.id, message)
-        metrics.INGEST_JOBS.labels("failed").inc(len(jobs))
-        logger.warning("ingestion failed for %d job(s): %s", len(jobs), message)
+        failed = sum(self.registry.fail_job(job.id, message, job.attempts) for job in jobs)
+        metrics.INGEST_JOBS.labels("failed").inc(failed)
+        logger.warning("ingestion failed for %d job(s): %s", failed, message)
 
     def retry(self, job_id: str, caller_groups: Sequence[str] | None = None) -> JobRow:
         """A new queued job for a failed one; the caller must be allowed to write the document."""

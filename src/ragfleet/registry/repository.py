@@ -10,11 +10,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Select, create_engine, delete, event, false, func, select, text
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Select,
+    Update,
+    create_engine,
+    delete,
+    event,
+    false,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +39,7 @@ from ragfleet.domain import (
     JobStatus,
     ParsedDocument,
 )
-from ragfleet.errors import ConflictError, DependencyError, NotFoundError
+from ragfleet.errors import ClaimLostError, ConflictError, DependencyError, NotFoundError
 from ragfleet.registry.tables import (
     DocumentGroupRow,
     DocumentRow,
@@ -169,7 +182,8 @@ class Registry:
         with self.session() as session:
             if session.get(DocumentRow, document_id) is None:
                 raise NotFoundError(f"document {document_id} not found")
-            self._drop_kept_payloads(session, document_id)
+            job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
+            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
             session.execute(delete(JobRow).where(JobRow.document_id == document_id))
             session.execute(
                 delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id)
@@ -254,7 +268,9 @@ class Registry:
     @staticmethod
     def _drop_kept_payloads(session: Session, document_id: str) -> None:
         """Failed jobs keep their payload for a retry until the document is submitted again."""
-        job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
+        job_ids = select(JobRow.id).where(
+            JobRow.document_id == document_id, JobRow.status == JobStatus.FAILED.value
+        )
         session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
 
     def get_job(self, job_id: str, groups: Groups = None) -> JobRow:
@@ -299,78 +315,125 @@ class Registry:
                 )
         return done
 
-    def unfinished_job_ids(self) -> list[str]:
+    def queued_job_ids(self) -> list[str]:
         with self.session() as session:
             return list(
                 session.scalars(
                     select(JobRow.id)
-                    .where(JobRow.status.in_(ACTIVE_JOB_STATES))
+                    .where(JobRow.status == JobStatus.QUEUED.value)
                     .order_by(JobRow.created_at)
                 ).all()
             )
 
     def start_jobs(
-        self, job_ids: Sequence[str], worker: str | None = None
+        self, job_ids: Sequence[str], worker: str | None = None, max_attempts: int | None = None
     ) -> list[tuple[JobRow, ParsedDocument, list[str]]]:
-        """Mark queued jobs running on ``worker`` and load their documents; finished jobs
-        (a redelivered task whose job already ended) are skipped."""
+        """Claim queued jobs for ``worker`` and load their documents.
+
+        The claim is atomic (``queued`` to ``running``), so of two deliveries of one job only one
+        runs it; the returned row's ``attempts`` is that run's token, which every later write
+        checks. A job over ``max_attempts`` or without its payload fails here.
+        """
         started: list[tuple[JobRow, ParsedDocument, list[str]]] = []
         with self.session() as session:
             for job_id in job_ids:
-                job = session.get(JobRow, job_id)
-                payload = session.get(JobPayloadRow, job_id)
-                if job is None or payload is None or job.status not in ACTIVE_JOB_STATES:
-                    continue
                 now = utcnow()
-                job.status = JobStatus.RUNNING.value
-                job.stage = "chunking"
-                job.attempts += 1
-                job.started_at = now
-                job.heartbeat_at = now
-                job.worker = worker
-                document, acl = decode_document(payload.document)
-                started.append((job, document, acl))
+                claimed = _changed(
+                    session,
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
+                    .values(
+                        status=JobStatus.RUNNING.value,
+                        stage="chunking",
+                        attempts=JobRow.attempts + 1,
+                        started_at=now,
+                        heartbeat_at=now,
+                        worker=worker,
+                    ),
+                )
+                if not claimed:
+                    continue  # finished, or another run holds it
+                job = session.get(JobRow, job_id, populate_existing=True)
+                payload = session.get(JobPayloadRow, job_id)
+                if job is None:
+                    continue
+                if payload is None:
+                    self._fail(session, job, "the job's document is missing; submit it again")
+                elif max_attempts is not None and job.attempts > max_attempts:
+                    self._fail(session, job, f"gave up after {max_attempts} attempts")
+                else:
+                    document, acl = decode_document(payload.document)
+                    started.append((job, document, acl))
         return started
 
-    def set_progress(self, job_ids: Sequence[str], stage: str, progress: float) -> None:
-        """Record progress; it doubles as the job's heartbeat."""
+    def set_progress(self, jobs: Sequence[JobRow], stage: str, progress: float) -> set[str]:
+        """Record progress (it doubles as the heartbeat); returns the ids of jobs this run no
+        longer holds (reconciliation gave them to another run)."""
+        lost: set[str] = set()
         with self.session() as session:
-            for job_id in job_ids:
-                job = session.get(JobRow, job_id)
-                if job is not None:
-                    job.stage = stage
-                    job.progress = round(progress, 4)
-                    job.heartbeat_at = utcnow()
+            for job in jobs:
+                result = _changed(
+                    session,
+                    update(JobRow)
+                    .where(*_held(job))
+                    .values(stage=stage, progress=round(progress, 4), heartbeat_at=utcnow()),
+                )
+                if not result:
+                    lost.add(job.id)
+        return lost
 
-    def release_jobs(self, job_ids: Sequence[str], error: str, stage: str = "retrying") -> None:
-        """Put running jobs back to ``queued`` (a retry or a requeue), keeping the reason."""
+    def release_jobs(self, jobs: Sequence[JobRow], error: str, stage: str) -> list[str]:
+        """Put this run's jobs back to ``queued`` (a retry, or a shutdown); returns those that
+        were still held."""
+        released: list[str] = []
         with self.session() as session:
-            for job_id in job_ids:
-                job = session.get(JobRow, job_id)
-                if job is not None and job.status in ACTIVE_JOB_STATES:
-                    job.status = JobStatus.QUEUED.value
-                    job.stage = stage
-                    job.progress = 0.0
-                    job.error = error
-                    job.worker = None
-                    job.heartbeat_at = utcnow()
+            for job in jobs:
+                result = _changed(
+                    session,
+                    update(JobRow).where(*_held(job)).values(_requeued(stage, error)),
+                )
+                if result:
+                    released.append(job.id)
+        return released
 
-    def orphaned_jobs(
-        self, worker: str | None, stale_before: datetime, include_queued: bool
+    def requeue_orphans(
+        self,
+        worker: str | None,
+        booted_at: datetime,
+        stale_before: datetime,
+        queued_before: datetime | None,
     ) -> list[str]:
-        """Jobs nobody is working on: running on ``worker`` (a node that restarted, so they died
-        with its previous process), running with a heartbeat older than ``stale_before``, and
-        with ``include_queued``, queued jobs idle since before it."""
+        """Take back jobs nobody works on and return their ids (to publish again):
+
+        - running on ``worker`` and started before ``booted_at``: the node restarted, so they
+          died with its previous process;
+        - running with a heartbeat older than ``stale_before``;
+        - queued and idle since before ``queued_before`` (their task was lost).
+
+        Each is re-checked as it is updated, so concurrent reconcilers take a job once.
+        """
         last_seen = func.coalesce(JobRow.heartbeat_at, JobRow.created_at)
-        running = (JobRow.status == JobStatus.RUNNING.value) & (
-            (last_seen < stale_before) | (JobRow.worker == worker if worker else false())
-        )
-        queued = (JobRow.status == JobStatus.QUEUED.value) & (last_seen < stale_before)
-        condition = running | queued if include_queued else running
-        with self.session() as session:
-            return list(
-                session.scalars(select(JobRow.id).where(condition).order_by(JobRow.created_at))
+        mine = (JobRow.worker == worker) & (JobRow.started_at < booted_at) if worker else false()
+        orphan = (JobRow.status == JobStatus.RUNNING.value) & ((last_seen < stale_before) | mine)
+        if queued_before is not None:
+            orphan = orphan | (
+                (JobRow.status == JobStatus.QUEUED.value) & (last_seen < queued_before)
             )
+        taken: list[str] = []
+        with self.session() as session:
+            candidates = session.scalars(
+                select(JobRow.id).where(orphan).order_by(JobRow.created_at)
+            ).all()
+            for job_id in candidates:
+                result = _changed(
+                    session,
+                    update(JobRow)
+                    .where(JobRow.id == job_id, orphan)
+                    .values(_requeued("requeued", "requeued: its worker stopped")),
+                )
+                if result:
+                    taken.append(job_id)
+        return taken
 
     def retry_job(self, job_id: str, groups: Groups = None) -> JobRow:
         """A new queued job for a failed job's document version, from its kept payload."""
@@ -425,13 +488,14 @@ class Registry:
         with self.session() as session:
             for job, document, acl, chunk_count in done:
                 row = session.get(JobRow, job.id)
+                if row is None or not _holds(row, job):
+                    raise ClaimLostError(f"job {job.id} was taken over by another run")
+                row.status = JobStatus.SUCCEEDED.value
+                row.stage = "done"
+                row.progress = 1.0
+                row.error = None
+                row.finished_at = utcnow()
                 doc = session.get(DocumentRow, job.document_id)
-                if row is not None:
-                    row.status = JobStatus.SUCCEEDED.value
-                    row.stage = "done"
-                    row.progress = 1.0
-                    row.error = None
-                    row.finished_at = utcnow()
                 if doc is None:
                     gone.add(job.document_id)
                 else:
@@ -449,19 +513,57 @@ class Registry:
             )
         return gone
 
-    def fail_job(self, job_id: str, error: str) -> None:
-        """A queued or running job failed; a document with an indexed version keeps serving it."""
+    def fail_job(self, job_id: str, error: str, attempt: int | None = None) -> bool:
+        """Fail a queued or running job (only run ``attempt``'s, when given); a document with an
+        indexed version keeps serving it. Returns whether the job was failed."""
         with self.session() as session:
             job = session.get(JobRow, job_id)
             if job is None or job.status not in ACTIVE_JOB_STATES:
-                return
-            job.status = JobStatus.FAILED.value
-            job.error = error
-            job.finished_at = utcnow()
-            doc = session.get(DocumentRow, job.document_id)
-            if doc is not None:
-                doc.error = error
-                if doc.status != DocumentStatus.INDEXED.value:
-                    doc.status = DocumentStatus.FAILED.value
-            # The payload stays so the job can be retried; a later submission of the document
-            # or its deletion removes it.
+                return False
+            if attempt is not None and job.attempts != attempt:
+                return False
+            self._fail(session, job, error)
+            return True
+
+    @staticmethod
+    def _fail(session: Session, job: JobRow, error: str) -> None:
+        job.status = JobStatus.FAILED.value
+        job.error = error
+        job.finished_at = utcnow()
+        doc = session.get(DocumentRow, job.document_id)
+        if doc is not None:
+            doc.error = error
+            if doc.status != DocumentStatus.INDEXED.value:
+                doc.status = DocumentStatus.FAILED.value
+        # The payload stays so the job can be retried; a later submission of the document
+        # or its deletion removes it.
+
+
+def _held(job: JobRow) -> tuple[Any, ...]:
+    """SQL conditions: the job is still running as the run that claimed it."""
+    return (
+        JobRow.id == job.id,
+        JobRow.status == JobStatus.RUNNING.value,
+        JobRow.attempts == job.attempts,
+    )
+
+
+def _holds(row: JobRow, job: JobRow) -> bool:
+    return row.status == JobStatus.RUNNING.value and row.attempts == job.attempts
+
+
+def _requeued(stage: str, error: str) -> dict[str, Any]:
+    return {
+        "status": JobStatus.QUEUED.value,
+        "stage": stage,
+        "progress": 0.0,
+        "error": error,
+        "worker": None,
+        "heartbeat_at": utcnow(),
+    }
+
+
+def _changed(session: Session, statement: Update) -> bool:
+    """Run a guarded UPDATE; whether it changed a row (a claim or a held job)."""
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return bool(cast(CursorResult[Any], result).rowcount)

@@ -87,7 +87,11 @@ WORKER_TASK_DURATION = Histogram(
     ["task"],
     buckets=INGEST_BUCKETS,
 )
-READY = Gauge("ragfleet_ready", "1 when the last /readyz check passed, 0 when it failed.")
+READY = Gauge(
+    "ragfleet_ready",
+    "Per dependency, 1 when the API's last /readyz check of it passed (only the API exports it).",
+    ["dependency"],
+)
 WORKER_UP = Gauge("ragfleet_worker_up", "1 while this process's Celery consumer runs.")
 JOBS_REQUEUED = Counter("ragfleet_jobs_requeued_total", "Orphaned jobs requeued by reconciliation.")
 PUBLISH_FAILURES = Counter(

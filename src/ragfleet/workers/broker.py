@@ -8,7 +8,7 @@ the age of the oldest waiting task.
 from __future__ import annotations
 
 import json
-import time
+from datetime import UTC, datetime
 
 import redis
 
@@ -17,13 +17,14 @@ from ragfleet.settings import RedisSettings
 
 
 class Broker:
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(self, settings: RedisSettings, timeout_s: float | None = None) -> None:
         if not settings.url:
             raise ValueError("redis.url is not set")
+        timeout = timeout_s or settings.socket_timeout_s
         self.client = redis.Redis.from_url(
             settings.url,
-            socket_timeout=settings.socket_timeout_s,
-            socket_connect_timeout=settings.socket_timeout_s,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
             health_check_interval=10,
         )
 
@@ -33,19 +34,23 @@ class Broker:
         except redis.RedisError as exc:
             raise DependencyError("redis", str(exc)) from exc
 
-    def oldest_age_s(self, queue: str) -> float:
-        """Seconds the oldest waiting task has waited; 0 for an empty queue."""
+    def oldest_enqueued_at(self, queue: str) -> datetime | None:
+        """When the oldest waiting task was published; None for an empty queue."""
         try:
             raw = self.client.lindex(queue, -1)
         except redis.RedisError as exc:
             raise DependencyError("redis", str(exc)) from exc
         if raw is None:
-            return 0.0
+            return None
         try:
-            enqueued = float(json.loads(raw)["headers"]["enqueued_at"])
+            return datetime.fromtimestamp(float(json.loads(raw)["headers"]["enqueued_at"]), UTC)
         except (ValueError, KeyError, TypeError):
-            return 0.0
-        return max(0.0, time.time() - enqueued)
+            return None
+
+    def oldest_age_s(self, queue: str) -> float:
+        """Seconds the oldest waiting task has waited; 0 for an empty queue."""
+        enqueued = self.oldest_enqueued_at(queue)
+        return 0.0 if enqueued is None else max(0.0, (datetime.now(UTC) - enqueued).total_seconds())
 
     def claim(self, key: str, ttl_s: int) -> bool:
         """True for the first caller until ``release`` or ``ttl_s`` (debounces repeated work)."""

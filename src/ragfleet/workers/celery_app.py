@@ -20,7 +20,6 @@ Delivery settings follow from how the Redis transport behaves:
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,11 +44,6 @@ QUEUES = (INGEST_QUEUE, MAINTENANCE_QUEUE)
 INGEST_TASK = "ragfleet.workers.tasks.ingest_job"
 OPTIMIZE_TASK = "ragfleet.workers.tasks.optimize_collection"
 PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
-
-
-def node_name(settings: Settings) -> str:
-    """This worker's name; stable across restarts of the same pod or host."""
-    return settings.worker.name or f"ragfleet@{socket.gethostname()}"
 
 
 class RagfleetCelery(Celery):
@@ -115,7 +109,7 @@ def create_celery(settings: Settings) -> RagfleetCelery:
     return app
 
 
-def publish_jobs(app: Celery, job_ids: Sequence[str]) -> None:
+def publish_jobs(app: Celery, job_ids: Sequence[str], countdown: float | None = None) -> None:
     """One ingest task per job. Jobs are recorded before they are published: if Redis cannot
     take a task, the job stays ``queued`` and reconciliation publishes it again."""
     for job_id in job_ids:
@@ -123,6 +117,7 @@ def publish_jobs(app: Celery, job_ids: Sequence[str]) -> None:
             app.send_task(
                 INGEST_TASK,
                 args=[job_id],
+                countdown=countdown,
                 queue=INGEST_QUEUE,
                 headers={"enqueued_at": time.time()},
                 retry=True,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ragfleet.workers.celery_app import INGEST_QUEUE, RagfleetCelery, publish_jobs
+from ragfleet.telemetry.queue_metrics import QUEUES as QUEUE_METRICS
+from ragfleet.workers.broker import Broker
+from ragfleet.workers.celery_app import INGEST_QUEUE, QUEUES, RagfleetCelery, publish_jobs
 from ragfleet.workers.worker import EmbeddedWorker
+
+METRICS_TIMEOUT_S = 1.0
 
 
 class CeleryQueue:
@@ -20,6 +24,9 @@ class CeleryQueue:
         self._limit = queue_size
         self._host_worker = host_worker
         self._worker: EmbeddedWorker | None = None
+        # Scrapes must answer within Prometheus' timeout even when Redis hangs.
+        self._metrics_broker = Broker(app.settings.redis, timeout_s=METRICS_TIMEOUT_S)
+        QUEUE_METRICS.watch(self._metrics_broker, QUEUES)
 
     def start(self) -> None:
         if self._host_worker:
@@ -31,6 +38,11 @@ class CeleryQueue:
             self._worker.stop()
             self._worker = None
 
+    def close(self) -> None:
+        QUEUE_METRICS.watch(None)
+        self._metrics_broker.close()
+        self.app.broker.close()
+
     def submit(self, job_ids: Sequence[str]) -> None:
         publish_jobs(self.app, job_ids)
 
@@ -39,9 +51,6 @@ class CeleryQueue:
 
     def pending(self) -> int:
         return self.app.broker.depth(INGEST_QUEUE)
-
-    def check(self) -> None:
-        self.app.broker.check()
 
     def pause(self, seconds: float) -> None:
         time.sleep(seconds)

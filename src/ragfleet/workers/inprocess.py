@@ -16,9 +16,11 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 
 from ragfleet.errors import RagfleetError, failure_message
 from ragfleet.ingest.pipeline import IngestionService
+from ragfleet.registry.tables import utcnow
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.telemetry import metrics
 
@@ -36,12 +38,16 @@ class InProcessRunner:
         concurrency: int,
         batch_documents: int,
         queue_size: int,
+        worker: str,
+        stale_after_s: float,
     ) -> None:
         self._service = service
         self._store = store
         self._concurrency = concurrency
         self._batch = batch_documents
         self._limit = queue_size
+        self._worker = worker
+        self._stale_after_s = stale_after_s
         self._queue: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -50,7 +56,10 @@ class InProcessRunner:
 
     def start(self) -> None:
         """Start the threads and re-queue the jobs an earlier process left unfinished."""
-        orphans = self._service.registry.unfinished_job_ids()
+        registry, now = self._service.registry, utcnow()
+        stale_before = now - timedelta(seconds=self._stale_after_s)
+        registry.requeue_orphans(self._worker, now, stale_before, queued_before=None)
+        orphans = registry.queued_job_ids()
         if orphans:
             logger.info("re-queueing %d unfinished job(s) from a previous run", len(orphans))
             self.submit(orphans)
@@ -70,9 +79,6 @@ class InProcessRunner:
     def pending(self) -> int:
         """Jobs queued or being processed."""
         return self._queue.unfinished_tasks
-
-    def check(self) -> None:
-        """Threads of this process: nothing to reach."""
 
     def pause(self, seconds: float) -> None:
         self.wait_idle(seconds)
@@ -110,7 +116,7 @@ class InProcessRunner:
 
     def _run(self, jobs: list[str]) -> None:
         try:
-            touched = self._service.process(jobs).collections
+            touched = self._service.process(jobs, worker=self._worker).collections
         except Exception as exc:
             # process() fails jobs itself; this is a crash around it (the registry is down, a
             # bug): fail what can be failed so no document stays locked behind a stuck job.
@@ -138,7 +144,9 @@ class InProcessRunner:
                 logger.exception("optimizing %s failed", collection)
 
     def stop(self) -> None:
-        """Finish the batches in hand; queued jobs stay recorded and run after a restart."""
+        """Interrupt the batches in hand at their next step; their jobs and the queued ones stay
+        recorded as queued and run after a restart."""
+        self._service.stopping.set()
         self._stopping.set()
         for _ in self._threads:
             self._queue.put(_WAKE)

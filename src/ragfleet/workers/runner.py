@@ -24,8 +24,5 @@ class JobRunner(Protocol):
         """Jobs waiting to run."""
         ...
 
-    def check(self) -> None:
-        """Raise ``DependencyError`` when jobs cannot be queued (readiness)."""
-
     def pause(self, seconds: float) -> None:
         """Wait up to ``seconds`` for progress (returns early when the runner goes idle)."""

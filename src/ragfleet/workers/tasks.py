@@ -26,12 +26,13 @@ from ragfleet.workers.celery_app import (
     MAINTENANCE_QUEUE,
     OPTIMIZE_TASK,
     RagfleetCelery,
-    node_name,
+    publish_jobs,
 )
 
 logger = logging.getLogger(__name__)
 
 OPTIMIZE_DEBOUNCE_S = 60
+REQUEUE_DELAY_S = 5.0
 
 
 def backoff_s(retries: int, base: float, cap: float) -> float:
@@ -41,17 +42,31 @@ def backoff_s(retries: int, base: float, cap: float) -> float:
 
 def register_tasks(app: RagfleetCelery) -> None:
     jobs = app.settings.jobs
-    worker = node_name(app.settings)
+    worker = app.settings.worker_name
 
     @app.task(name=INGEST_TASK, bind=True, max_retries=None, shared=False)
     def ingest_job(self: Task[Any, Any], job_id: str) -> None:
         services = app.services()
         retries = self.request.retries
         began = time.perf_counter()
-        outcome = services.ingestion.process(
-            [job_id], worker=worker, retry_transient=retries < jobs.max_retries
-        )
+        try:
+            outcome = services.ingestion.process(
+                [job_id], worker=worker, retry_transient=retries < jobs.max_retries
+            )
+        except DependencyError as exc:
+            # The registry itself failed (claiming or recording); the job is untouched or
+            # left to reconciliation. Try the task again later.
+            if retries >= jobs.max_retries:
+                raise
+            logger.warning("job %s: %s; retrying the task", job_id, exc.message)
+            raise self.retry(
+                countdown=backoff_s(retries, jobs.retry_backoff_s, jobs.retry_backoff_max_s)
+            ) from exc
         metrics.WORKER_TASK_DURATION.labels("ingest").observe(time.perf_counter() - began)
+        if outcome.requeue:
+            # Delayed, so a worker that is stopping does not take its own jobs straight back;
+            # a delayed task it already holds returns to Redis as it shuts down.
+            publish_jobs(app, outcome.requeue, countdown=REQUEUE_DELAY_S)
         if outcome.retry:
             delay = backoff_s(retries, jobs.retry_backoff_s, jobs.retry_backoff_max_s)
             logger.warning(

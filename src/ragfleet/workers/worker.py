@@ -5,12 +5,16 @@ Both use the threads pool: the embedding model is loaded once per process and re
 while it computes, so a process scales with ``worker.concurrency`` threads and a deployment with
 replicas. Both run ``Upkeep`` beside the consumer:
 
-- reconciliation at start and every ``jobs.stale_after_s / 2``: running jobs of this worker's
-  previous process (same node name) and running jobs whose heartbeat went stale are put back to
-  ``queued`` and published again; so are queued jobs idle that long while the ingest queue is
-  empty (their task was lost, e.g. Redis restarted without persistence);
+- reconciliation at start and every ``jobs.stale_after_s / 2``: running jobs this node started
+  before this process booted (they died with its previous process), running jobs whose heartbeat
+  went stale, and queued jobs idle that long and older than every task still waiting (their task
+  was lost, e.g. Redis restarted without persistence) are put back to ``queued`` and published
+  again. Claims are atomic, so a job published twice still runs once;
 - the heartbeat file read by ``ragfleet worker-probe``, touched while the consumer runs and the
   broker answers.
+
+On shutdown (SIGTERM, or the serving process stopping) running jobs stop at their next embedding
+step and are queued again, so a rolling update neither loses nor waits for long documents.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
+from celery.signals import worker_shutting_down
 from celery.worker import WorkController
 from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
@@ -35,29 +40,36 @@ from ragfleet.workers.celery_app import (
     INGEST_QUEUE,
     QUEUES,
     RagfleetCelery,
-    node_name,
     publish_jobs,
 )
 
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 60.0
+# Jobs this node started before this moment died with an earlier process of the node.
+BOOTED_AT = utcnow()
 
 
-def reconcile(app: RagfleetCelery, worker: str | None) -> list[str]:
-    """Requeue orphaned jobs (see the module docstring); ``worker`` also claims that node's
-    running jobs as dead. Returns the job ids published again."""
+def reconcile(app: RagfleetCelery) -> list[str]:
+    """Requeue orphaned jobs (see the module docstring); returns the job ids published again."""
     jobs = app.settings.jobs
-    registry = app.services().registry
     stale_before = utcnow() - timedelta(seconds=jobs.stale_after_s)
-    include_queued = app.broker.depth(INGEST_QUEUE) == 0
-    orphans = registry.orphaned_jobs(worker, stale_before, include_queued)
+    # The ingest list is FIFO: a queued job idle since before its oldest task lost its own.
+    oldest = app.broker.oldest_enqueued_at(INGEST_QUEUE)
+    queued_before = stale_before if oldest is None else min(stale_before, oldest)
+    orphans = app.services().registry.requeue_orphans(
+        app.settings.worker_name, BOOTED_AT, stale_before, queued_before
+    )
     if orphans:
         logger.warning("requeueing %d orphaned job(s): %s", len(orphans), ", ".join(orphans))
-        registry.release_jobs(orphans, "requeued: its worker stopped", stage="requeued")
         publish_jobs(app, orphans)
         metrics.JOBS_REQUEUED.inc(len(orphans))
     return orphans
+
+
+def interrupt_jobs(app: RagfleetCelery) -> None:
+    """Shutting down: running jobs stop at their next step and go back to the queue."""
+    app.services().ingestion.stopping.set()
 
 
 class Upkeep(bootsteps.StartStopStep):
@@ -68,7 +80,6 @@ class Upkeep(bootsteps.StartStopStep):
     def __init__(self, parent: Consumer, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self._timers: list[Entry] = []
-        self._claimed_own = False
 
     def start(self, parent: Consumer) -> None:
         app: RagfleetCelery = parent.app  # type: ignore[assignment]
@@ -93,12 +104,10 @@ class Upkeep(bootsteps.StartStopStep):
         self._timers.clear()
         metrics.WORKER_UP.set(0)
 
-    def _reconcile(self, app: RagfleetCelery) -> None:
-        # This node's running jobs are dead only once: at the first start of the process
-        # (a consumer restart after a lost connection keeps its tasks running).
+    @staticmethod
+    def _reconcile(app: RagfleetCelery) -> None:
         try:
-            reconcile(app, None if self._claimed_own else node_name(app.settings))
-            self._claimed_own = True
+            reconcile(app)
         except RagfleetError as exc:
             logger.warning("reconciliation failed: %s", exc.message)
 
@@ -122,7 +131,7 @@ def _controller(
     app.set_default()
     return {
         "app": app,
-        "hostname": node_name(settings),
+        "hostname": settings.worker_name,
         "pool_cls": "threads",
         "concurrency": concurrency,
         "queues": queues,
@@ -156,6 +165,7 @@ class EmbeddedWorker:
         """Warm shutdown: running tasks finish, queued ones stay in Redis."""
         if self._thread is None:
             return
+        interrupt_jobs(self.app)
         worker_state.should_stop = 0  # type: ignore[assignment]  # Celery's own flag
         self._thread.join(STOP_TIMEOUT_S)
         if self._thread.is_alive():
@@ -169,6 +179,7 @@ def run_worker(app: RagfleetCelery, queues: list[str], concurrency: int) -> None
     settings = app.settings
     app.heartbeat_file = settings.heartbeat_file
     app.steps["consumer"].add(Upkeep)
+    worker_shutting_down.connect(lambda **_: interrupt_jobs(app), weak=False)
     options = _controller(app, settings, queues, concurrency)
     options.pop("app")
     worker = app.Worker(**options, loglevel=settings.log.level, redirect_stdouts=False)

@@ -175,12 +175,14 @@ async def create_documents(
         collection = validate_collection_name(collection or services.settings.default_collection)
     except ValueError as exc:
         raise BadInputError(str(exc)) from exc
-    if not services.runner.has_capacity(len(documents)):
+    # Off the event loop: with the queue these talk to Redis.
+    if not await run_in_threadpool(services.runner.has_capacity, len(documents)):
         raise OverloadedError("the ingestion queue is full; retry later")
     accepted = await run_in_threadpool(
         services.ingestion.accept, documents, collection, acl, principal.groups
     )
-    services.runner.submit([a.job_id for a in accepted if a.status is JobStatus.QUEUED])
+    queued = [a.job_id for a in accepted if a.status is JobStatus.QUEUED]
+    await run_in_threadpool(services.runner.submit, queued)
     data = [
         AcceptedPublic(document_id=a.document_id, job_id=a.job_id, status=a.status.value)
         for a in accepted

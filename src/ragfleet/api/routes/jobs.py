@@ -41,8 +41,8 @@ def get_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobP
 )
 async def retry_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
     """Queue a failed job's document version again, as a new job."""
-    if not services.runner.has_capacity(1):
+    if not await run_in_threadpool(services.runner.has_capacity, 1):
         raise OverloadedError("the ingestion queue is full; retry later")
     job = await run_in_threadpool(services.ingestion.retry, job_id, principal.groups)
-    services.runner.submit([job.id])
+    await run_in_threadpool(services.runner.submit, [job.id])
     return JobPublic.model_validate(job)
