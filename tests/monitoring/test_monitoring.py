@@ -197,9 +197,12 @@ def test_a_real_prometheus_scrapes_the_api_and_evaluates_the_slo_queries(
 
             def query(expr: str) -> list[dict[str, object]]:
                 try:
-                    body = prom.get("/api/v1/query", params={"query": expr}).json()
+                    response = prom.get("/api/v1/query", params={"query": expr})
                 except httpx.TransportError:
                     return []
+                if response.status_code == 503:  # still starting
+                    return []
+                body = response.json()
                 assert body["status"] == "success", body
                 result: list[dict[str, object]] = body["data"]["result"]
                 return result
@@ -265,6 +268,7 @@ def test_logs_are_json_with_request_and_trace_ids_and_no_document_text(
     assert event["request_id"] == response.headers["x-request-id"]
     assert event["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
     assert (event["method"], event["status"]) == ("POST", 200) and event["latency_ms"] > 0
+    assert event["collection"] == "default"
 
 
 def test_promtail_keeps_ids_out_of_loki_labels() -> None:

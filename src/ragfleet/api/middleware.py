@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from opentelemetry.propagate import extract
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ragfleet.telemetry import metrics
@@ -22,6 +23,11 @@ REQUEST_ID_HEADER = b"x-request-id"
 TRACE_ID_HEADER = b"x-trace-id"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+
+def log_collection(request: Request, collection: str) -> None:
+    """Name the request's collection in its access log line."""
+    request.state.collection = collection
 
 
 class ObservabilityMiddleware:
@@ -75,6 +81,7 @@ class ObservabilityMiddleware:
                         "route": template,
                         "status": status,
                         "latency_ms": round(seconds * 1000, 2),
+                        "collection": scope.get("state", {}).get("collection"),
                     },
                 )
                 request_id_var.reset(token)

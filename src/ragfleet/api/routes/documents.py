@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
+from ragfleet.api.middleware import log_collection
 from ragfleet.api.schemas import (
     AcceptedPublic,
     DocumentCreate,
@@ -175,6 +176,7 @@ async def create_documents(
         collection = validate_collection_name(collection or services.settings.default_collection)
     except ValueError as exc:
         raise BadInputError(str(exc)) from exc
+    log_collection(request, collection)
     # Off the event loop: with the queue these talk to Redis.
     if not await run_in_threadpool(services.runner.has_capacity, len(documents)):
         raise OverloadedError("the ingestion queue is full; retry later")

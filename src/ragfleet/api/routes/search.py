@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import Principal, PrincipalDep, ServicesDep
+from ragfleet.api.middleware import log_collection
 from ragfleet.api.schemas import HitPublic, QueryBody, QueryResponse, SearchBody, SearchResponse
 from ragfleet.domain import SearchHit
 from ragfleet.errors import RagfleetError
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def _request(
+    http: Request,
     services: Services,
     principal: Principal,
     query: str,
@@ -33,9 +35,11 @@ def _request(
     default_top_k: int,
 ) -> SearchRequest:
     settings = services.settings
+    collection = body.collection or settings.default_collection
+    log_collection(http, collection)
     return SearchRequest(
         query=query,
-        collection=body.collection or settings.default_collection,
+        collection=collection,
         top_k=body.top_k if body.top_k is not None else default_top_k,
         mode=SearchMode(body.mode or settings.retrieval.mode),
         filters=body.filters,
@@ -60,8 +64,11 @@ def _hit(hit: SearchHit) -> HitPublic:
 
 
 @router.post("/search", response_model=SearchResponse, operation_id="search")
-def search(body: SearchBody, services: ServicesDep, principal: PrincipalDep) -> SearchResponse:
-    request = _request(services, principal, body.query, body, services.settings.retrieval.top_k)
+def search(
+    body: SearchBody, http: Request, services: ServicesDep, principal: PrincipalDep
+) -> SearchResponse:
+    top_k = services.settings.retrieval.top_k
+    request = _request(http, services, principal, body.query, body, top_k)
     result = services.search.search(request)
     hits = [_hit(h) for h in result.hits]
     return SearchResponse(
@@ -91,10 +98,10 @@ def _sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
     responses={200: {"content": {"text/event-stream": {}}, "description": "JSON or SSE."}},
 )
 async def query(
-    body: QueryBody, services: ServicesDep, principal: PrincipalDep
+    body: QueryBody, http: Request, services: ServicesDep, principal: PrincipalDep
 ) -> QueryResponse | StreamingResponse:
     top_k = body.top_k if body.top_k is not None else services.settings.retrieval.answer_passages
-    request = _request(services, principal, body.question, body, top_k)
+    request = _request(http, services, principal, body.question, body, top_k)
     prepared = await run_in_threadpool(services.answers.prepare, request, principal.name)
     if body.stream:
         return StreamingResponse(
