@@ -140,7 +140,6 @@ def build_runner(settings: Settings, ingestion: IngestionService, store: VectorS
             jobs.batch_documents,
             jobs.queue_size,
             settings.worker_name,
-            jobs.stale_after_s,
         )
     from ragfleet.workers.celery_app import create_celery
 

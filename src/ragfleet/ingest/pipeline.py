@@ -262,8 +262,10 @@ class IngestionService:
         held = [item for item in items if item.job.id not in lost]
         self._discard_new_versions(collection, held)
         jobs = [item.job for item in held]
-        if isinstance(exc, JobInterruptedError | ClaimLostError):
-            outcome.requeue += self.registry.release_jobs(jobs, exc.message, "requeued")
+        # While stopping, any failure (the store closing under the run) is an interruption.
+        if isinstance(exc, JobInterruptedError | ClaimLostError) or self.stopping.is_set():
+            reason = exc.message if isinstance(exc, RagfleetError) else "interrupted by a shutdown"
+            outcome.requeue += self.registry.release_jobs(jobs, reason, "requeued")
         elif retry_transient and isinstance(exc, DependencyError):
             released = self.registry.release_jobs(jobs, exc.message, "retrying")
             metrics.INGEST_JOBS.labels("retried").inc(len(released))
@@ -282,7 +284,6 @@ class IngestionService:
         flat = [(item, chunk) for item in items for chunk in item.chunks]
         now = datetime.now(UTC).isoformat()
         jobs = [item.job for item in items]
-        self._heartbeat(jobs, "embedding", 0.05)
         step = self.embed_batch
         for start in range(0, len(flat), step):
             if self.stopping.is_set():
@@ -298,6 +299,8 @@ class IngestionService:
             with span("ingest.embed"):
                 dense = self.embedder.embed(texts)
             metrics.INGEST_STAGE_DURATION.labels("embed").observe(time.perf_counter() - began)
+            # The claim is checked (and the heartbeat written) before every write to the store.
+            self._heartbeat(jobs, "indexing", 0.05 + 0.9 * start / len(flat))
             began = time.perf_counter()
             points = [
                 IndexedChunk(
@@ -311,8 +314,6 @@ class IngestionService:
             with span("ingest.upsert"):
                 self.store.upsert(collection, points)
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
-            done = min(start + step, len(flat))
-            self._heartbeat(jobs, "indexing", 0.05 + 0.9 * done / len(flat))
         gone = self.registry.finish_jobs(
             [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
         )

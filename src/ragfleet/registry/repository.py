@@ -362,7 +362,11 @@ class Registry:
                 elif max_attempts is not None and job.attempts > max_attempts:
                     self._fail(session, job, f"gave up after {max_attempts} attempts")
                 else:
-                    document, acl = decode_document(payload.document)
+                    try:
+                        document, acl = decode_document(payload.document)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        self._fail(session, job, f"the job's stored document is unreadable: {exc}")
+                        continue
                     started.append((job, document, acl))
         return started
 
@@ -487,8 +491,8 @@ class Registry:
         gone: set[str] = set()
         with self.session() as session:
             for job, document, acl, chunk_count in done:
-                row = session.get(JobRow, job.id)
-                if row is None or not _holds(row, job):
+                row = session.get(JobRow, job.id, with_for_update=True)
+                if row is None or not _holds(row, job.attempts):
                     raise ClaimLostError(f"job {job.id} was taken over by another run")
                 row.status = JobStatus.SUCCEEDED.value
                 row.stage = "done"
@@ -517,10 +521,10 @@ class Registry:
         """Fail a queued or running job (only run ``attempt``'s, when given); a document with an
         indexed version keeps serving it. Returns whether the job was failed."""
         with self.session() as session:
-            job = session.get(JobRow, job_id)
+            job = session.get(JobRow, job_id, with_for_update=True)
             if job is None or job.status not in ACTIVE_JOB_STATES:
                 return False
-            if attempt is not None and job.attempts != attempt:
+            if attempt is not None and not _holds(job, attempt):
                 return False
             self._fail(session, job, error)
             return True
@@ -548,8 +552,8 @@ def _held(job: JobRow) -> tuple[Any, ...]:
     )
 
 
-def _holds(row: JobRow, job: JobRow) -> bool:
-    return row.status == JobStatus.RUNNING.value and row.attempts == job.attempts
+def _holds(row: JobRow, attempt: int) -> bool:
+    return row.status == JobStatus.RUNNING.value and row.attempts == attempt
 
 
 def _requeued(stage: str, error: str) -> dict[str, Any]:

@@ -61,6 +61,10 @@ class RagfleetCelery(Celery):
     def bind_services(self, factory: Callable[[], Services]) -> None:
         self._factory = factory
 
+    def built_services(self) -> Services | None:
+        """The services if already built; takes no lock (safe in a signal handler)."""
+        return self._services
+
     def services(self) -> Services:
         with self._lock:
             if self._services is None:

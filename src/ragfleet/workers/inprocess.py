@@ -16,7 +16,6 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 
 from ragfleet.errors import RagfleetError, failure_message
 from ragfleet.ingest.pipeline import IngestionService
@@ -39,7 +38,6 @@ class InProcessRunner:
         batch_documents: int,
         queue_size: int,
         worker: str,
-        stale_after_s: float,
     ) -> None:
         self._service = service
         self._store = store
@@ -47,7 +45,6 @@ class InProcessRunner:
         self._batch = batch_documents
         self._limit = queue_size
         self._worker = worker
-        self._stale_after_s = stale_after_s
         self._queue: queue.Queue[str] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -56,9 +53,11 @@ class InProcessRunner:
 
     def start(self) -> None:
         """Start the threads and re-queue the jobs an earlier process left unfinished."""
+        self._service.stopping.clear()
+        self._stopping.clear()
+        # Jobs are run by this process alone: any job still running was an earlier process's.
         registry, now = self._service.registry, utcnow()
-        stale_before = now - timedelta(seconds=self._stale_after_s)
-        registry.requeue_orphans(self._worker, now, stale_before, queued_before=None)
+        registry.requeue_orphans(self._worker, now, stale_before=now, queued_before=None)
         orphans = registry.queued_job_ids()
         if orphans:
             logger.info("re-queueing %d unfinished job(s) from a previous run", len(orphans))
@@ -116,7 +115,10 @@ class InProcessRunner:
 
     def _run(self, jobs: list[str]) -> None:
         try:
-            touched = self._service.process(jobs, worker=self._worker).collections
+            outcome = self._service.process(jobs, worker=self._worker)
+            touched = outcome.collections
+            if outcome.requeue and not self._stopping.is_set():
+                self.submit(outcome.requeue)
         except Exception as exc:
             # process() fails jobs itself; this is a crash around it (the registry is down, a
             # bug): fail what can be failed so no document stays locked behind a stuck job.

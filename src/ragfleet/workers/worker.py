@@ -68,8 +68,10 @@ def reconcile(app: RagfleetCelery) -> list[str]:
 
 
 def interrupt_jobs(app: RagfleetCelery) -> None:
-    """Shutting down: running jobs stop at their next step and go back to the queue."""
-    app.services().ingestion.stopping.set()
+    """Shutting down: running jobs stop at their next step and go back to the queue. Called
+    from a signal handler, so it takes no lock (no services built yet: nothing runs)."""
+    if (services := app.built_services()) is not None:
+        services.ingestion.stopping.set()
 
 
 class Upkeep(bootsteps.StartStopStep):
@@ -152,6 +154,8 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         settings = self.app.settings
+        if (services := self.app.built_services()) is not None:
+            services.ingestion.stopping.clear()
         self.app.steps["consumer"].add(Upkeep)
         self._controller = WorkController(
             **_controller(self.app, settings, list(QUEUES), settings.worker.concurrency)
