@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from ragfleet import __version__
 from ragfleet.api import errors
 from ragfleet.api.middleware import ObservabilityMiddleware
-from ragfleet.api.routes import documents, feedback, health, jobs, search
+from ragfleet.api.routes import collections, documents, feedback, health, jobs, search
 from ragfleet.api.schemas import ErrorBody
 from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings, get_settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     # Resource routers carry the /v1 prefix themselves, so route templates (metric labels)
     # are the full paths.
-    for module in (documents, jobs, search, feedback):
+    for module in (documents, collections, jobs, search, feedback):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     errors.install(app)

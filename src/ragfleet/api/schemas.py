@@ -93,6 +93,11 @@ class DocumentPublic(BaseModel):
     updated_at: datetime
 
 
+class CollectionPublic(BaseModel):
+    name: str
+    documents: int = Field(description="Documents in it (those the API key can read).")
+
+
 class JobPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

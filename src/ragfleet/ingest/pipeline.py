@@ -42,6 +42,7 @@ from ragfleet.errors import (
     ForbiddenError,
     JobInterruptedError,
     JobTimeoutError,
+    NotFoundError,
     RagfleetError,
     failure_message,
 )
@@ -397,6 +398,20 @@ class IngestionService:
                 f"document {doc_id} is shared with groups this API key does not belong to"
             )
         return row
+
+    def drop_collection(self, name: str, caller_groups: Sequence[str] | None = None) -> int:
+        """Remove a collection's documents and its index; returns the documents removed.
+
+        The registry goes first: if the store then fails, calling again finishes the drop
+        (the reverse order could leave documents listed as indexed with no points).
+        """
+        if caller_groups is not None:
+            raise ForbiddenError("only an API key without groups may drop a collection")
+        removed = self.registry.delete_collection(name)
+        if not removed and not self.store.has_collection(name):
+            raise NotFoundError(f"collection {name} not found")
+        self.store.drop_collection(name)
+        return removed
 
     def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
         """Remove a document from the registry and its chunks from the index."""

@@ -190,6 +190,37 @@ class Registry:
             )
             session.execute(delete(DocumentRow).where(DocumentRow.id == document_id))
 
+    def collection_counts(self, groups: Groups = None) -> dict[str, int]:
+        """Documents per collection (readable ones only, with ``groups``)."""
+        query = select(DocumentRow.collection, func.count()).group_by(DocumentRow.collection)
+        if groups is not None:
+            query = query.where(DocumentRow.id.in_(_visible_ids(groups)))
+        with self.session() as session:
+            rows = session.execute(query.order_by(DocumentRow.collection)).all()
+            return dict(rows)
+
+    def delete_collection(self, collection: str) -> int:
+        """Remove every document of a collection with its jobs; refused while one is in flight.
+        Returns the number of documents removed."""
+        documents = select(DocumentRow.id).where(DocumentRow.collection == collection)
+        jobs = select(JobRow.id).where(JobRow.document_id.in_(documents))
+        with self.session() as session:
+            active = session.scalars(
+                select(JobRow).where(JobRow.id.in_(jobs), JobRow.status.in_(ACTIVE_JOB_STATES))
+            ).first()
+            if active is not None:
+                raise ConflictError(
+                    f"collection {collection} has job {active.id} in flight; retry when it ends"
+                )
+            count = session.scalar(select(func.count()).select_from(documents.subquery())) or 0
+            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(jobs)))
+            session.execute(delete(JobRow).where(JobRow.document_id.in_(documents)))
+            session.execute(
+                delete(DocumentGroupRow).where(DocumentGroupRow.document_id.in_(documents))
+            )
+            session.execute(delete(DocumentRow).where(DocumentRow.collection == collection))
+        return count
+
     @staticmethod
     def _set_groups(session: Session, document_id: str, acl: Sequence[str]) -> None:
         session.execute(delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id))
