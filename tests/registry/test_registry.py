@@ -154,3 +154,18 @@ def test_a_job_without_its_payload_or_over_its_attempts_fails(registry_url: str)
     assert "missing" in (registry.get_job(missing.id).error or "")
     assert registry.get_job(tired.id).error == "gave up after 3 attempts"
     registry.close()
+
+
+def test_a_redelivered_task_takes_over_only_a_job_past_its_time_limit(registry_url: str) -> None:
+    registry = Registry(registry_url)
+    registry.migrate()
+    (job,) = registry.enqueue([pending("a", GUIDE_MD)])
+    registry.start_jobs([job.id], "worker-1")
+    limit_ago = utcnow() - timedelta(minutes=30)
+    assert registry.start_jobs([job.id], "worker-2", overdue_before=limit_ago) == []
+    with registry.session() as session:
+        started = utcnow() - timedelta(hours=1)
+        session.execute(update(JobRow).where(JobRow.id == job.id).values(started_at=started))
+    ((taken, _, _),) = registry.start_jobs([job.id], "worker-2", overdue_before=limit_ago)
+    assert (taken.worker, taken.attempts) == ("worker-2", 2)
+    registry.close()

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ragfleet.domain import (
     PUBLIC_GROUP,
@@ -220,7 +220,9 @@ class IngestionService:
             return outcome
         work: list[_Work] = []
         started = time.perf_counter()
-        for job, document, acl in self.registry.start_jobs(job_ids, worker, self.max_attempts):
+        overdue = datetime.now(UTC) - timedelta(seconds=self.time_limit_s)
+        claimed = self.registry.start_jobs(job_ids, worker, self.max_attempts, overdue)
+        for job, document, acl in claimed:
             try:
                 chunks = self.chunker.chunk(document)
                 if not chunks:

@@ -357,14 +357,25 @@ class Registry:
             )
 
     def start_jobs(
-        self, job_ids: Sequence[str], worker: str | None = None, max_attempts: int | None = None
+        self,
+        job_ids: Sequence[str],
+        worker: str | None = None,
+        max_attempts: int | None = None,
+        overdue_before: datetime | None = None,
     ) -> list[tuple[JobRow, ParsedDocument, list[str]]]:
         """Claim queued jobs for ``worker`` and load their documents.
 
         The claim is atomic (``queued`` to ``running``), so of two deliveries of one job only one
         runs it; the returned row's ``attempts`` is that run's token, which every later write
-        checks. A job over ``max_attempts`` or without its payload fails here.
+        checks. A job still ``running`` since before ``overdue_before`` (past its time limit: its
+        run is dead) is claimed too, which is how a task Redis redelivers takes over. A job over
+        ``max_attempts`` or without its payload fails here.
         """
+        claimable = JobRow.status == JobStatus.QUEUED.value
+        if overdue_before is not None:
+            claimable = claimable | (
+                (JobRow.status == JobStatus.RUNNING.value) & (JobRow.started_at < overdue_before)
+            )
         started: list[tuple[JobRow, ParsedDocument, list[str]]] = []
         with self.session() as session:
             for job_id in job_ids:
@@ -372,7 +383,7 @@ class Registry:
                 claimed = _changed(
                     session,
                     update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == JobStatus.QUEUED.value)
+                    .where(JobRow.id == job_id, claimable)
                     .values(
                         status=JobStatus.RUNNING.value,
                         stage="chunking",
