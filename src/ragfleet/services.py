@@ -62,9 +62,7 @@ class Services:
     reranker: HttpReranker | None
 
     def close(self) -> None:
-        self.runner.stop()
-        if isinstance(self.runner, CeleryQueue):
-            self.runner.close()
+        self.runner.close()
         for closable in (self.llm, self.reranker, self.embedder, self.store, self.registry):
             if closable is not None:
                 with suppress(Exception):

@@ -63,12 +63,20 @@ def test_ingest_glob(corpus: Path) -> None:
         (["ingest", "/no/such/path"], "no such file or folder"),
         (["search", "x", "--filter", "novalue"], "--filter takes key=value"),
         (["search", "x", "--mode", "fuzzy"], "fuzzy"),
+        (["ingest", ".", "--no-follow"], "--no-follow needs workers"),
+        (["worker"], "a worker needs a Redis broker"),
     ],
 )
 def test_usage_errors_exit_2(corpus: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_worker_probe_fails_without_a_heartbeat(corpus: Path) -> None:
+    result = runner.invoke(app, ["worker-probe"])
+    assert result.exit_code == 1
+    assert "no heartbeat" in result.stderr
 
 
 def test_search_rejects_out_of_range_top_k(corpus: Path) -> None:

@@ -73,7 +73,7 @@ class Processed:
 
     collections: set[str] = field(default_factory=set)
     retry: list[str] = field(default_factory=list)  # transient fault: retry with backoff
-    requeue: list[str] = field(default_factory=list)  # interrupted: queue again at once
+    requeue: list[str] = field(default_factory=list)  # interrupted or taken over: queue again
     error: str = ""
 
 
@@ -206,7 +206,8 @@ class IngestionService:
 
         A job fails on bad input, on a bug and on the time limit. A transient fault (a backing
         service down) fails it too, unless ``retry_transient``: then the job goes back to
-        ``queued`` and is listed in ``Processed.retry`` for the caller to schedule again.
+        ``queued`` and is listed in ``Processed.retry`` for the caller to schedule again. On
+        shutdown, jobs go back to ``queued`` and are listed in ``Processed.requeue``.
         """
         with span("ingest.process"):
             return self._process(job_ids, worker, retry_transient)
@@ -287,6 +288,7 @@ class IngestionService:
         flat = [(item, chunk) for item in items for chunk in item.chunks]
         now = datetime.now(UTC).isoformat()
         jobs = [item.job for item in items]
+        self._heartbeat(jobs, "embedding", 0.05)
         step = self.embed_batch
         for start in range(0, len(flat), step):
             if self.stopping.is_set():

@@ -182,13 +182,7 @@ class Registry:
         with self.session() as session:
             if session.get(DocumentRow, document_id) is None:
                 raise NotFoundError(f"document {document_id} not found")
-            job_ids = select(JobRow.id).where(JobRow.document_id == document_id)
-            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
-            session.execute(delete(JobRow).where(JobRow.document_id == document_id))
-            session.execute(
-                delete(DocumentGroupRow).where(DocumentGroupRow.document_id == document_id)
-            )
-            session.execute(delete(DocumentRow).where(DocumentRow.id == document_id))
+            self._purge(session, select(DocumentRow.id).where(DocumentRow.id == document_id))
 
     def collection_counts(self, groups: Groups = None) -> dict[str, int]:
         """Documents per collection (readable ones only, with ``groups``)."""
@@ -213,13 +207,18 @@ class Registry:
                     f"collection {collection} has job {active.id} in flight; retry when it ends"
                 )
             count = session.scalar(select(func.count()).select_from(documents.subquery())) or 0
-            session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(jobs)))
-            session.execute(delete(JobRow).where(JobRow.document_id.in_(documents)))
-            session.execute(
-                delete(DocumentGroupRow).where(DocumentGroupRow.document_id.in_(documents))
-            )
-            session.execute(delete(DocumentRow).where(DocumentRow.collection == collection))
+            self._purge(session, documents)
         return count
+
+    @staticmethod
+    def _purge(session: Session, documents: Select[str]) -> None:
+        """Delete these documents with their ACL groups, jobs and job payloads."""
+        ids = list(session.scalars(documents))
+        jobs = select(JobRow.id).where(JobRow.document_id.in_(ids))
+        session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(jobs)))
+        session.execute(delete(JobRow).where(JobRow.document_id.in_(ids)))
+        session.execute(delete(DocumentGroupRow).where(DocumentGroupRow.document_id.in_(ids)))
+        session.execute(delete(DocumentRow).where(DocumentRow.id.in_(ids)))
 
     @staticmethod
     def _set_groups(session: Session, document_id: str, acl: Sequence[str]) -> None:

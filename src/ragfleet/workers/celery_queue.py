@@ -39,6 +39,7 @@ class CeleryQueue:
             self._worker = None
 
     def close(self) -> None:
+        self.stop()
         QUEUE_METRICS.watch(None)
         self._metrics_broker.close()
         self.app.broker.close()

@@ -145,6 +145,9 @@ class InProcessRunner:
             except Exception:
                 logger.exception("optimizing %s failed", collection)
 
+    def close(self) -> None:
+        self.stop()
+
     def stop(self) -> None:
         """Interrupt the batches in hand at their next step; their jobs and the queued ones stay
         recorded as queued and run after a restart."""

@@ -11,7 +11,10 @@ class JobRunner(Protocol):
         """Begin executing jobs (and pick up those an earlier process left)."""
 
     def stop(self) -> None:
-        """Finish the work in hand; queued jobs stay recorded."""
+        """Hand the work in hand back at its next step; queued jobs stay recorded."""
+
+    def close(self) -> None:
+        """Stop, and release the connections the runner holds."""
 
     def submit(self, job_ids: Sequence[str]) -> None:
         """Queue jobs already recorded in the registry."""

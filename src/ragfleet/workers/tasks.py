@@ -49,6 +49,7 @@ def register_tasks(app: RagfleetCelery) -> None:
         services = app.services()
         retries = self.request.retries
         began = time.perf_counter()
+        delay = backoff_s(retries, jobs.retry_backoff_s, jobs.retry_backoff_max_s)
         try:
             outcome = services.ingestion.process(
                 [job_id], worker=worker, retry_transient=retries < jobs.max_retries
@@ -59,16 +60,13 @@ def register_tasks(app: RagfleetCelery) -> None:
             if retries >= jobs.max_retries:
                 raise
             logger.warning("job %s: %s; retrying the task", job_id, exc.message)
-            raise self.retry(
-                countdown=backoff_s(retries, jobs.retry_backoff_s, jobs.retry_backoff_max_s)
-            ) from exc
+            raise self.retry(countdown=delay) from exc
         metrics.WORKER_TASK_DURATION.labels("ingest").observe(time.perf_counter() - began)
         if outcome.requeue:
             # Delayed, so a worker that is stopping does not take its own jobs straight back;
             # a delayed task it already holds returns to Redis as it shuts down.
             publish_jobs(app, outcome.requeue, countdown=REQUEUE_DELAY_S)
         if outcome.retry:
-            delay = backoff_s(retries, jobs.retry_backoff_s, jobs.retry_backoff_max_s)
             logger.warning(
                 "job %s: transient fault (%s); retry %d of %d in %.1f s",
                 job_id,

@@ -132,7 +132,6 @@ def _controller(
     # Pool threads look tasks up on the default app: make it this one (one per process).
     app.set_default()
     return {
-        "app": app,
         "hostname": settings.worker_name,
         "pool_cls": "threads",
         "concurrency": concurrency,
@@ -157,16 +156,16 @@ class EmbeddedWorker:
         if (services := self.app.built_services()) is not None:
             services.ingestion.stopping.clear()
         self.app.steps["consumer"].add(Upkeep)
-        self._controller = WorkController(
-            **_controller(self.app, settings, list(QUEUES), settings.worker.concurrency)
-        )
+        options = _controller(self.app, settings, list(QUEUES), settings.worker.concurrency)
+        self._controller = WorkController(app=self.app, **options)
         self._thread = threading.Thread(
             target=self._controller.start, name="celery-worker", daemon=True
         )
         self._thread.start()
 
     def stop(self) -> None:
-        """Warm shutdown: running tasks finish, queued ones stay in Redis."""
+        """Warm shutdown: running jobs go back to the queue at their next step, queued tasks
+        stay in Redis."""
         if self._thread is None:
             return
         interrupt_jobs(self.app)
@@ -185,7 +184,6 @@ def run_worker(app: RagfleetCelery, queues: list[str], concurrency: int) -> None
     app.steps["consumer"].add(Upkeep)
     worker_shutting_down.connect(lambda **_: interrupt_jobs(app), weak=False)
     options = _controller(app, settings, queues, concurrency)
-    options.pop("app")
     worker = app.Worker(**options, loglevel=settings.log.level, redirect_stdouts=False)
     worker.start()
     if worker.exitcode:
