@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ragfleet.embedding import build_embedder
 from ragfleet.evaluation.beir import load
+from ragfleet.ingest.indexer import embedding_text
 from ragfleet.ingest.parsers import parse_text
-from ragfleet.ingest.pipeline import embedding_text
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, Settings
 from ragfleet.telemetry import metrics
@@ -51,7 +51,7 @@ def main() -> None:
             settings.jobs.batch_documents = args.batch_documents
         services = build_services(settings, embedder)
         began = time.perf_counter()
-        accepted = services.ingestion.accept(documents, "bench", None)
+        accepted = services.admission.accept(documents, "bench", None)
         services.runner.submit([a.job_id for a in accepted])
         services.runner.wait_idle()
         pipeline_s = time.perf_counter() - began
@@ -66,7 +66,7 @@ def main() -> None:
         texts = [
             embedding_text(doc, chunk)
             for doc in documents
-            for chunk in services.ingestion.chunker.chunk(doc)
+            for chunk in services.indexer.chunker.chunk(doc)
         ]
         services.close()
     rss_pipeline = peak_rss_mb()

@@ -33,7 +33,8 @@ from ragfleet.ingest.parsers import parse_text
 from ragfleet.registry.repository import PendingIngest, Registry
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, Settings
-from ragfleet.workers.celery_app import create_celery, publish_jobs
+from ragfleet.workers.celery_app import create_celery
+from ragfleet.workers.queues import publish_jobs
 
 RAGFLEET = Path(sys.executable).parent / "ragfleet"
 
@@ -44,7 +45,7 @@ def throughput(documents: list, embedder: Embedder, redis_url: str | None) -> fl
         settings = Settings(_env_file=None, data_dir=Path(data_dir), **overrides)  # type: ignore[call-arg]
         services = build_services(settings, embedder)
         began = time.perf_counter()
-        accepted = services.ingestion.accept(documents, "bench", None)
+        accepted = services.admission.accept(documents, "bench", None)
         pending = {a.job_id for a in accepted}
         services.runner.submit(sorted(pending))
         while pending:

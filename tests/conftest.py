@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,22 +14,13 @@ from ragfleet.api.app import create_app
 from ragfleet.embedding import Embedder, build_embedder
 from ragfleet.services import Services, build_services
 from ragfleet.settings import EmbeddingSettings, Settings
-
-POSTGRES_URL = os.environ.get(
-    "RAGFLEET_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-# A database number of its own: the tests empty it.
-REDIS_URL = os.environ.get("RAGFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.utils.config import POSTGRES_URL, REDIS_URL, make_settings
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     """The bundled model, loaded once for the whole run."""
     return build_embedder(EmbeddingSettings())
-
-
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -51,23 +39,6 @@ def services(settings: Settings, embedder: Embedder) -> Iterator[Services]:
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services=services)) as test_client:
         yield test_client
-
-
-def wait_for_job(client: TestClient, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
-
-
-def ingest_text(client: TestClient, text: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/v1/documents", json={"text": text, **fields})
-    assert response.status_code == 202, response.text
-    accepted: dict[str, Any] = response.json()["data"][0]
-    return {**accepted, "job": wait_for_job(client, accepted["job_id"])}
 
 
 @pytest.fixture

@@ -31,6 +31,10 @@ def test_env_reaches_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"RAGFLEET_CHUNKING__OVERLAP_TOKENS": "500"}, "overlap_tokens must be smaller"),
         ({"RAGFLEET_EMBEDDINGS__BACKEND": "openai"}, "embeddings.base_url is required"),
         ({"RAGFLEET_DATABASE__URL": "mysql://x"}, "database.url"),
+        ({"RAGFLEET_REDIS__URL": "http://redis:6379"}, "redis.url"),
+        ({"RAGFLEET_LLM__BASE_URL": "vllm:8000/v1"}, "llm.base_url"),
+        ({"RAGFLEET_QDRANT__URL": "ftp://qdrant"}, "qdrant.url"),
+        ({"RAGFLEET_TRACING__OTLP_ENDPOINT": "http://"}, "tracing.otlp_endpoint"),
         ({"RAGFLEET_DEFAULT_COLLECTION": "Has Spaces"}, "default_collection"),
         ({"RAGFLEET_ENVIRONMENT": "production"}, "auth.api_keys must be set"),
         (

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+
+from ragfleet.errors import BadInputError
 
 PUBLIC_GROUP = "*"  # the ACL group of documents ingested without an acl
 ANONYMOUS = "anonymous"  # the caller (and tenant) when no API keys are configured
@@ -15,6 +19,24 @@ ANONYMOUS = "anonymous"  # the caller (and tenant) when no API keys are configur
 ID_NAMESPACE = uuid.UUID("6b1f3c1e-9c51-4c1a-8f0e-3f4a2d7c9b10")
 
 MetadataValue = str | int | float | bool | list[str] | list[int]
+
+# Collection names become Qdrant collection names and directory names.
+COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def utcnow() -> datetime:
+    """The registry's clock: timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def validate_collection_name(value: str) -> str:
+    """The name unchanged, or ``BadInputError`` (a ``ValueError``, so pydantic fields use it)."""
+    if not COLLECTION_NAME.fullmatch(value):
+        raise BadInputError(
+            "collection names are 1-63 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return value
 
 
 class BlockKind(StrEnum):
@@ -75,6 +97,83 @@ class SparseVector:
     values: list[float]
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkPayload:
+    """What the vector store keeps beside a chunk's vectors. The keys of ``to_dict`` are the
+    stored layout (filters and payload indexes name them), so they must not change."""
+
+    document_id: str
+    chunk_index: int
+    version: str
+    collection: str
+    source: str
+    title: str
+    section: str
+    page: int | None
+    acl: tuple[str, ...]
+    text: str
+    meta: Mapping[str, MetadataValue]
+    indexed_at: str  # ISO 8601, UTC
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "document_id": self.document_id,
+            "chunk_index": self.chunk_index,
+            "version": self.version,
+            "collection": self.collection,
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "acl": list(self.acl),
+            "text": self.text,
+            "meta": dict(self.meta),
+            "indexed_at": self.indexed_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ChunkPayload:
+        """A stored payload. Only ``document_id`` is required: any other missing key reads as
+        empty, as the dict readers before this class did."""
+        meta = data.get("meta")
+        acl = data.get("acl")
+        return cls(
+            document_id=str(data["document_id"]),
+            chunk_index=_int(data.get("chunk_index")) or 0,
+            version=_str(data.get("version")),
+            collection=_str(data.get("collection")),
+            source=_str(data.get("source")),
+            title=_str(data.get("title")),
+            section=_str(data.get("section")),
+            page=_int(data.get("page")),
+            acl=tuple(str(group) for group in acl) if isinstance(acl, list) else (),
+            text=_str(data.get("text")),
+            meta={str(k): v for k, v in meta.items()} if isinstance(meta, dict) else {},
+            indexed_at=_str(data.get("indexed_at")),
+        )
+
+
+def _str(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float | str) else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """Where a hit comes from, as search hits and answer citations both show it (citations
+    extend it)."""
+
+    document_id: str
+    chunk_id: str
+    title: str
+    section: str
+    source: str
+    page: int | None
+
+
 @dataclass(slots=True)
 class IndexedChunk:
     """A chunk with its vectors and payload, ready for the vector store."""
@@ -82,22 +181,34 @@ class IndexedChunk:
     point_id: str
     dense: list[float]
     sparse: SparseVector
-    payload: dict[str, Any]
+    payload: ChunkPayload
 
 
 @dataclass(slots=True)
 class SearchHit:
     score: float
     point_id: str
-    payload: dict[str, Any]
+    payload: ChunkPayload
 
     @property
     def document_id(self) -> str:
-        return str(self.payload["document_id"])
+        return self.payload.document_id
 
     @property
     def text(self) -> str:
-        return str(self.payload.get("text", ""))
+        return self.payload.text
+
+    def location(self) -> Location:
+        """The one place a hit's location is built, for search results and citations alike."""
+        p = self.payload
+        return Location(
+            document_id=p.document_id,
+            chunk_id=self.point_id,
+            title=p.title,
+            section=p.section,
+            source=p.source,
+            page=p.page,
+        )
 
 
 class JobStatus(StrEnum):

@@ -1,7 +1,7 @@
 """Domain exceptions. The API maps each to one HTTP status; the CLI prints the message.
 
 RagfleetError
-├── BadInputError                  400  the request or document cannot be processed as given
+├── BadInputError (ValueError)     400  the request or document cannot be processed as given
 │   ├── UnsupportedDocumentError   415  file type ragfleet cannot parse
 │   ├── DocumentTooLargeError      413  over limits.max_upload_bytes
 │   ├── EmptyDocumentError         422  nothing but whitespace after parsing
@@ -11,8 +11,12 @@ RagfleetError
 ├── NotFoundError                  404  unknown document, job or collection
 ├── ConflictError                  409  the resource is busy (an ingest already in flight)
 ├── OverloadedError                503  the ingestion queue is full
-└── DependencyError                503  a backing service failed (vector store, embeddings, ...)
-    └── LLMError                         the chat endpoint failed; answers fall back, never surface
+├── DependencyError                503  a backing service failed (vector store, embeddings, ...)
+│   └── LLMError                         the chat endpoint failed; answers fall back, never surface
+└── job outcomes, recorded on the job and never raised to a client:
+    ├── ClaimLostError                   another run took the job over; this run stops quietly
+    ├── JobInterruptedError              shutting down; the job goes back to the queue
+    └── JobTimeoutError                  over jobs.time_limit_s; the job fails
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ class RagfleetError(Exception):
         self.message = message
 
 
-class BadInputError(RagfleetError):
+class BadInputError(RagfleetError, ValueError):
+    """Also a ``ValueError``, so pydantic validators report it as a field error."""
+
     code = "bad_input"
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from ragfleet.backoff import full_jitter
 from ragfleet.errors import DependencyError
 
 logger = logging.getLogger(__name__)
@@ -37,11 +37,6 @@ def build_client(
             max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
         ),
     )
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
 
 
 def is_transient(exc: Exception) -> bool:
@@ -72,7 +67,7 @@ def post_json(
             transient = isinstance(exc, httpx.HTTPError) and is_transient(exc)
             if not transient or attempt == retries:
                 raise DependencyError(dependency, describe(exc)) from exc
-            delay = backoff_delay(attempt)
+            delay = full_jitter(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S)
             logger.warning(
                 "%s failed (%s); retry %d in %.2fs", dependency, describe(exc), attempt + 1, delay
             )

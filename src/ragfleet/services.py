@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Protocol
 
 from ragfleet.domain import ANONYMOUS
 from ragfleet.embedding import Embedder, build_embedder
@@ -12,8 +13,9 @@ from ragfleet.generation.answerer import AnswerService, Pricing
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.grounding import GroundednessScorer
 from ragfleet.generation.llm import ChatClient
+from ragfleet.ingest.admission import Admission
 from ragfleet.ingest.chunker import Chunker
-from ragfleet.ingest.pipeline import IngestionService
+from ragfleet.ingest.indexer import Indexer
 from ragfleet.registry.repository import Registry
 from ragfleet.retrieval.rerank import HttpReranker
 from ragfleet.retrieval.search import SearchService
@@ -21,11 +23,22 @@ from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.settings import Settings
 from ragfleet.telemetry.tracing import configure_tracing
-from ragfleet.workers.celery_queue import CeleryQueue
-from ragfleet.workers.inprocess import InProcessRunner
+from ragfleet.workers.context import TaskContext
 from ragfleet.workers.runner import JobRunner
 
 logger = logging.getLogger(__name__)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def close_all(*parts: Closable | None) -> None:
+    """Close each part in turn; one failing does not keep the others open."""
+    for part in parts:
+        if part is not None:
+            with suppress(Exception):
+                part.close()
 
 
 def build_store(settings: Settings) -> VectorStore:
@@ -48,25 +61,79 @@ def build_store(settings: Settings) -> VectorStore:
     return EdgeVectorStore(settings.data_dir / "qdrant", settings.qdrant.collection_prefix)
 
 
-@dataclass(slots=True)
+def build_task_context(settings: Settings, embedder: Embedder | None = None) -> TaskContext:
+    """What running ingestion jobs needs (a worker builds only this), migrations applied."""
+    configure_tracing(settings.tracing)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry(settings.database_url, settings.database.pool_size)
+    registry.migrate()
+    store = build_store(settings)
+    retrieval, jobs = settings.retrieval, settings.jobs
+    indexer = Indexer(
+        registry=registry,
+        store=store,
+        embedder=embedder or build_embedder(settings.embeddings),
+        sparse=SparseEncoder(retrieval.bm25_k1, retrieval.bm25_b, retrieval.bm25_avg_len),
+        chunker=Chunker(settings.chunking.target_tokens, settings.chunking.overlap_tokens),
+        embed_batch=jobs.embed_batch,
+        time_limit_s=jobs.time_limit_s,
+        max_attempts=jobs.max_attempts,
+    )
+    return TaskContext(indexer=indexer, registry=registry, store=store)
+
+
+def close_task_context(context: TaskContext) -> None:
+    close_all(context.indexer.embedder, context.store, context.registry)
+
+
+@dataclass(slots=True, kw_only=True)
 class Services:
     settings: Settings
-    registry: Registry
-    store: VectorStore
-    embedder: Embedder
-    ingestion: IngestionService
+    tasks: TaskContext
+    admission: Admission
     search: SearchService
     answers: AnswerService
     runner: JobRunner
     llm: ChatClient | None
     reranker: HttpReranker | None
 
+    @property
+    def registry(self) -> Registry:
+        return self.tasks.registry
+
+    @property
+    def store(self) -> VectorStore:
+        return self.tasks.store
+
+    @property
+    def indexer(self) -> Indexer:
+        return self.tasks.indexer
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.tasks.indexer.embedder
+
     def close(self) -> None:
         self.runner.close()
-        for closable in (self.llm, self.reranker, self.embedder, self.store, self.registry):
-            if closable is not None:
-                with suppress(Exception):
-                    closable.close()
+        close_all(self.llm, self.reranker)
+        close_task_context(self.tasks)
+
+
+def build_answers(
+    settings: Settings, search: SearchService, tasks: TaskContext, llm: ChatClient | None
+) -> AnswerService:
+    embedder = tasks.indexer.embedder
+    grounding = GroundednessScorer(
+        embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
+    )
+    pricing = Pricing(
+        settings.llm.prompt_cost_per_1k_tokens, settings.llm.completion_cost_per_1k_tokens
+    )
+    pricing.register([key.name for key in settings.auth.api_keys] or [ANONYMOUS])
+    extractive = ExtractiveAnswerer(embedder, tasks.indexer.sparse)
+    return AnswerService(
+        search=search, extractive=extractive, llm=llm, grounding=grounding, pricing=pricing
+    )
 
 
 def build_services(
@@ -74,41 +141,21 @@ def build_services(
 ) -> Services:
     """Wire the components and apply migrations; with ``run_jobs`` this process also runs
     ingestion jobs (and picks up those an earlier process left unfinished)."""
-    configure_tracing(settings.tracing)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    registry = Registry(settings.database_url, settings.database.pool_size)
-    registry.migrate()
-    store = build_store(settings)
-    embedder = embedder or build_embedder(settings.embeddings)
-    retrieval = settings.retrieval
-    sparse = SparseEncoder(retrieval.bm25_k1, retrieval.bm25_b, retrieval.bm25_avg_len)
-    chunker = Chunker(settings.chunking.target_tokens, settings.chunking.overlap_tokens)
-    jobs = settings.jobs
-    ingestion = IngestionService(
-        registry,
-        store,
-        embedder,
-        sparse,
-        chunker,
-        jobs.embed_batch,
-        jobs.time_limit_s,
-        jobs.max_attempts,
-    )
+    tasks = build_task_context(settings, embedder)
     reranker = HttpReranker(settings.reranker) if settings.reranker.base_url else None
     search = SearchService(
-        store, embedder, sparse, retrieval, reranker, settings.reranker.candidates
+        store=tasks.store,
+        embedder=tasks.indexer.embedder,
+        sparse=tasks.indexer.sparse,
+        settings=settings.retrieval,
+        reranker=reranker,
+        rerank_candidates=settings.reranker.candidates,
     )
     llm = ChatClient(settings.llm) if settings.llm.base_url else None
-    grounding = GroundednessScorer(
-        embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
+    runner = build_runner(settings, tasks)
+    admission = Admission(
+        registry=tasks.registry, store=tasks.store, chunker=tasks.indexer.chunker, queue=runner
     )
-    tenants = [key.name for key in settings.auth.api_keys] or [ANONYMOUS]
-    pricing = Pricing(
-        settings.llm.prompt_cost_per_1k_tokens, settings.llm.completion_cost_per_1k_tokens
-    )
-    pricing.register(tenants)
-    answers = AnswerService(search, ExtractiveAnswerer(embedder, sparse), llm, grounding, pricing)
-    runner = build_runner(settings, ingestion, store)
     logger.info(
         "ragfleet ready: store=%s registry=%s embeddings=%s llm=%s",
         "qdrant-server" if settings.qdrant.url else "qdrant-edge",
@@ -117,29 +164,36 @@ def build_services(
         "configured" if llm else "extractive",
     )
     services = Services(
-        settings, registry, store, embedder, ingestion, search, answers, runner, llm, reranker
+        settings=settings,
+        tasks=tasks,
+        admission=admission,
+        search=search,
+        answers=build_answers(settings, search, tasks, llm),
+        runner=runner,
+        llm=llm,
+        reranker=reranker,
     )
-    if isinstance(runner, CeleryQueue):
-        runner.app.bind_services(lambda: services)
     if run_jobs:
         runner.start()
     return services
 
 
-def build_runner(settings: Settings, ingestion: IngestionService, store: VectorStore) -> JobRunner:
+def build_runner(settings: Settings, tasks: TaskContext) -> JobRunner:
     """In-process threads by default; Celery on Redis when ``redis.url`` is set. The process
     that owns the embedded store hosts the Celery worker itself (nothing else can open it)."""
+    jobs = settings.jobs
     if not settings.redis.url:
-        jobs = settings.jobs
+        from ragfleet.workers.inprocess import InProcessRunner
+
         return InProcessRunner(
-            ingestion,
-            store,
-            jobs.concurrency,
-            jobs.batch_documents,
-            jobs.queue_size,
-            settings.worker_name,
+            tasks,
+            concurrency=jobs.concurrency,
+            batch_documents=jobs.batch_documents,
+            queue_size=jobs.queue_size,
+            worker=settings.worker_name,
         )
     from ragfleet.workers.celery_app import create_celery
+    from ragfleet.workers.celery_queue import CeleryQueue
 
-    app = create_celery(settings)
-    return CeleryQueue(app, settings.jobs.queue_size, host_worker=not settings.qdrant.url)
+    app = create_celery(settings, tasks)
+    return CeleryQueue(app, queue_size=jobs.queue_size, host_worker=not settings.qdrant.url)

@@ -14,20 +14,59 @@ import re
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    Field,
+    GetCoreSchemaHandler,
+    SecretStr,
+    TypeAdapter,
+    UrlConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragfleet.domain import validate_collection_name
+
 SECRETS_DIR = Path("/run/secrets/ragfleet")
-COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "example"})
+
+
+class UrlOf:
+    """Annotated metadata: validate a URL with pydantic's parser and these schemes. The field
+    keeps the string as given (clients take strings, and the parser would add a trailing slash
+    to bare hosts); ``ragfleet config`` shows the schemes."""
+
+    __slots__ = ("_parser", "schemes")
+
+    def __init__(self, *schemes: str) -> None:
+        self.schemes = schemes
+        self._parser = TypeAdapter(Annotated[AnyUrl, UrlConstraints(allowed_schemes=list(schemes))])
+
+    def _check(self, value: str) -> str:
+        self._parser.validate_python(value)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+
+HttpUrl = Annotated[str, UrlOf("http", "https")]
+QdrantUrl = Annotated[str, UrlOf("http", "https", "file")]
+DatabaseUrl = Annotated[str, UrlOf("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")]
+RedisUrl = Annotated[str, UrlOf("redis", "rediss")]
 
 
 class QdrantSettings(BaseModel):
     """Vector store. No URL: Qdrant Edge in-process under ``data_dir/qdrant``."""
 
-    url: str | None = Field(
+    url: QdrantUrl | None = Field(
         None,
         description="Qdrant server URL, e.g. http://qdrant:6333; file:///path runs qdrant-client's "
         "local mode (one process at a time; for tests).",
@@ -49,28 +88,27 @@ class QdrantSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     """SQL registry of documents and jobs. No URL: SQLite under ``data_dir``."""
 
-    url: str | None = Field(
+    url: DatabaseUrl | None = Field(
         None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db."
     )
     pool_size: int = Field(5, ge=1, le=100, description="Connections kept per process.")
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError("expected a sqlite:// or postgresql+psycopg:// URL")
-        return value
 
+class EndpointSettings(BaseModel):
+    """An OpenAI-compatible HTTP endpoint; each group below sets its own defaults."""
 
-class LLMSettings(BaseModel):
-    """OpenAI-compatible chat completions (vLLM in production). No URL: extractive answers."""
-
-    base_url: str | None = Field(
+    base_url: HttpUrl | None = Field(
         None, description="Base URL ending in /v1, e.g. http://vllm:8000/v1."
     )
-    model: str = Field("meta-llama/Llama-3.1-8B-Instruct", description="Model name to request.")
+    model: str = Field(description="Model name sent to the endpoint.")
     api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
-    timeout_s: float = Field(30.0, gt=0, le=600, description="Whole-request timeout.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Per-request timeout.")
+
+
+class LLMSettings(EndpointSettings):
+    """OpenAI-compatible chat completions (vLLM in production). No URL: extractive answers."""
+
+    model: str = Field("meta-llama/Llama-3.1-8B-Instruct", description="Model name to request.")
     connect_timeout_s: float = Field(2.0, gt=0, le=60, description="Connection timeout.")
     max_tokens: int = Field(512, ge=1, le=32768, description="Answer length cap.")
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
@@ -82,18 +120,15 @@ class LLMSettings(BaseModel):
     )
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(EndpointSettings):
     """Embedding backend: the bundled local model or any OpenAI-compatible /v1/embeddings."""
 
     backend: Literal["local", "openai"] = Field("local", description="local or openai.")
-    base_url: str | None = Field(None, description="Base URL ending in /v1 (openai backend).")
     model: str = Field("all-MiniLM-L6-v2", description="Model name sent to the endpoint.")
-    api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
     dimensions: int | None = Field(
         None, ge=8, le=8192, description="Vector size; probed from the endpoint when unset."
     )
     batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
-    timeout_s: float = Field(30.0, gt=0, le=600, description="Per-request timeout.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries on transient endpoint errors.")
     threads: int | None = Field(
         None, ge=1, le=256, description="CPU threads for the local model (default: all cores)."
@@ -106,12 +141,13 @@ class EmbeddingSettings(BaseModel):
         return self
 
 
-class RerankerSettings(BaseModel):
+class RerankerSettings(EndpointSettings):
     """Optional rerank stage through an OpenAI-compatible /v1/rerank endpoint."""
 
-    base_url: str | None = Field(None, description="Base URL ending in /v1; unset disables rerank.")
+    base_url: HttpUrl | None = Field(
+        None, description="Base URL ending in /v1; unset disables rerank."
+    )
     model: str = Field("BAAI/bge-reranker-base", description="Reranker model name.")
-    api_key: SecretStr | None = Field(None, description="Bearer token for the endpoint.")
     timeout_s: float = Field(5.0, gt=0, le=120, description="Per-request timeout.")
     candidates: int = Field(30, ge=1, le=200, description="Hits sent to the reranker.")
 
@@ -239,7 +275,9 @@ class JobSettings(BaseModel):
 class RedisSettings(BaseModel):
     """Celery broker. No URL: jobs run in-process (the embedded default)."""
 
-    url: str | None = Field(None, description="Redis URL, e.g. redis://:password@redis:6379/0.")
+    url: RedisUrl | None = Field(
+        None, description="Redis URL, e.g. redis://:password@redis:6379/0."
+    )
     visibility_timeout_s: int = Field(
         3600,
         ge=60,
@@ -249,13 +287,6 @@ class RedisSettings(BaseModel):
         10, ge=1, description="How often workers sweep for unacknowledged tasks to redeliver."
     )
     socket_timeout_s: float = Field(10.0, gt=0, description="Redis socket timeout.")
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^rediss?://", value):
-            raise ValueError("expected a redis:// or rediss:// URL")
-        return value
 
 
 class WorkerSettings(BaseModel):
@@ -278,7 +309,7 @@ class WorkerSettings(BaseModel):
 class TracingSettings(BaseModel):
     """OpenTelemetry traces. No endpoint: trace ids in logs and headers, nothing exported."""
 
-    otlp_endpoint: str | None = Field(
+    otlp_endpoint: HttpUrl | None = Field(
         None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces."
     )
     service_name: str = Field("ragfleet", description="service.name of exported spans.")
@@ -381,16 +412,6 @@ class Settings(BaseSettings):
     @property
     def heartbeat_file(self) -> Path:
         return self.worker.heartbeat_file or self.data_dir / "worker.heartbeat"
-
-
-def validate_collection_name(value: str) -> str:
-    """Collection names become Qdrant collection names and directory names."""
-    if not COLLECTION_NAME.fullmatch(value):
-        raise ValueError(
-            "collection names are 1-63 characters of a-z, 0-9, '_' and '-', "
-            "starting with a letter or digit"
-        )
-    return value
 
 
 @lru_cache

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from ragfleet.settings import Settings
+from ragfleet.settings import Settings, UrlOf
 
 PREFIX = "RAGFLEET_"
 
@@ -22,6 +23,13 @@ class Option:
 
 
 def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) in (Union, UnionType):
+        return " or ".join(_type_name(arg) for arg in get_args(annotation))
+    if get_origin(annotation) is Annotated:
+        url = next((m for m in get_args(annotation)[1:] if isinstance(m, UrlOf)), None)
+        if url is not None:
+            return f"URL ({', '.join(url.schemes)})"
+        return _type_name(get_args(annotation)[0])
     text = getattr(annotation, "__name__", None) or str(annotation)
     text = text.replace("typing.", "").replace("pydantic.types.", "").replace("NoneType", "None")
     return text.replace(" | ", " or ")

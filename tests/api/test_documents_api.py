@@ -13,9 +13,10 @@ from ragfleet.errors import DependencyError
 from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.store import VectorStore
 from ragfleet.services import Services, build_services
-from tests.conftest import ingest_text, make_settings, wait_for_job
+from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD, make_pdf
 from tests.utils.embedders import FaultyEmbedder
+from tests.utils.jobs import ingest_text, wait_for_job
 
 
 def chunk_count(client: TestClient, document_id: str) -> int:
@@ -220,7 +221,7 @@ def test_old_version_left_by_a_failed_clean_up_goes_on_the_next_ingest(
     client: TestClient, services: Services
 ) -> None:
     flaky = FlakyDeleteStore(services.store)
-    services.ingestion.store = cast(VectorStore, flaky)
+    services.indexer.store = cast(VectorStore, flaky)
     first = ingest_text(client, GUIDE_MD, source="guide")
     flaky.failing = True
     second = ingest_text(client, ASTRONOMY_MD, source="guide")

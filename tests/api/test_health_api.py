@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi.testclient import TestClient
 
 from ragfleet.registry.repository import Registry
 from ragfleet.services import Services
-from tests.conftest import ingest_text
+from tests.utils.jobs import ingest_text
 
 
 def test_liveness_and_readiness(client: TestClient) -> None:
@@ -20,13 +22,14 @@ def test_liveness_and_readiness(client: TestClient) -> None:
 
 
 def test_readiness_names_the_failed_dependency(client: TestClient, services: Services) -> None:
-    working = services.registry
-    services.registry = Registry("postgresql+psycopg://ragfleet@127.0.0.1:1/none")
+    working = services.tasks
+    broken = Registry("postgresql+psycopg://ragfleet@127.0.0.1:1/none")
+    services.tasks = replace(working, registry=broken)
     try:
         response = client.get("/readyz")
     finally:
-        services.registry.close()
-        services.registry = working
+        broken.close()
+        services.tasks = working
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"

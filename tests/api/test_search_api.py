@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from ragfleet.api.app import create_app
 from ragfleet.embedding import Embedder
 from ragfleet.services import build_services
-from tests.conftest import ingest_text, make_settings
+from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+from tests.utils.jobs import ingest_text
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ragfleet import services as services_module
 from ragfleet.cli.main import app
+from ragfleet.errors import DependencyError
+from ragfleet.settings import Settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
 
 runner = CliRunner()
@@ -77,6 +80,19 @@ def test_worker_probe_fails_without_a_heartbeat(corpus: Path) -> None:
     result = runner.invoke(app, ["worker-probe"])
     assert result.exit_code == 1
     assert "no heartbeat" in result.stderr
+
+
+def test_worker_reports_startup_errors(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGFLEET_REDIS__URL", "redis://localhost:1/0")
+    monkeypatch.setenv("RAGFLEET_QDRANT__URL", "http://localhost:1")
+
+    def unreachable(settings: Settings) -> None:
+        raise DependencyError("database", "connection refused")
+
+    monkeypatch.setattr(services_module, "build_task_context", unreachable)
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 1
+    assert "error: database: connection refused" in result.stderr
 
 
 def test_search_rejects_out_of_range_top_k(corpus: Path) -> None:

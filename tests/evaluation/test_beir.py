@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ragfleet.cli.main import app
-from ragfleet.domain import SearchHit
 from ragfleet.errors import BadInputError
 from ragfleet.evaluation.beir import load, rank_documents, score
+from tests.utils.hits import search_hit
 
 DOCS = {
     "d1": ("Jupiter", "Jupiter is the largest planet of the solar system."),
@@ -51,7 +51,7 @@ def test_metrics_by_hand() -> None:
 
 def test_documents_ranked_by_best_chunk() -> None:
     sources = ("d2", "d1", "d2", "d3")
-    hits = [SearchHit(1.0, "c", {"document_id": "a", "source": s}) for s in sources]
+    hits = [search_hit(1.0, "c", "a", source=s) for s in sources]
     assert rank_documents(hits) == ["d2", "d1", "d3"]
 
 

@@ -6,11 +6,11 @@ from ragfleet.generation.answerer import cite, cited_numbers
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.prompt import SYSTEM_PROMPT, build_messages
 from ragfleet.retrieval.sparse import SparseEncoder
+from tests.utils.hits import search_hit
 
 
 def hit(n: int, text: str) -> SearchHit:
-    payload = {"document_id": f"d{n}", "title": f"T{n}", "section": "", "text": text, "page": n}
-    return SearchHit(1.0 / n, f"c{n}", payload)
+    return search_hit(1.0 / n, f"c{n}", f"d{n}", title=f"T{n}", section="", text=text, page=n)
 
 
 PASSAGES = [

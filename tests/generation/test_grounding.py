@@ -4,18 +4,14 @@ from typing import cast
 
 from prometheus_client import REGISTRY
 
-from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
 from ragfleet.errors import DependencyError
 from ragfleet.generation.grounding import UNSCORED, GroundednessScorer
+from tests.utils.hits import search_hit
 
 PASSAGES = [
-    SearchHit(
-        1.0, "a", {"document_id": "a", "text": "Jupiter is the largest planet in the solar system."}
-    ),
-    SearchHit(
-        0.5, "b", {"document_id": "b", "text": "Boil pasta in salted water for nine minutes."}
-    ),
+    search_hit(1.0, "a", "a", text="Jupiter is the largest planet in the solar system."),
+    search_hit(0.5, "b", "b", text="Boil pasta in salted water for nine minutes."),
 ]
 
 

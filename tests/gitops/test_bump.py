@@ -19,7 +19,7 @@ from ragfleet.gitops.bump import (
 )
 
 if TYPE_CHECKING:
-    from conftest import Remote
+    from tests.utils.gitops_repo import Remote
 
 STAGING = "deploy/helm/ragfleet/values-staging.yaml"
 PROD = "deploy/helm/ragfleet/values-prod.yaml"

@@ -12,7 +12,7 @@ from ragfleet.cli.deploy_commands import register
 from ragfleet.gitops.cli import gitops_app
 
 if TYPE_CHECKING:
-    from conftest import Remote
+    from tests.utils.gitops_repo import Remote
 
 runner = CliRunner()
 

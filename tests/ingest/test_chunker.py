@@ -3,7 +3,7 @@ from __future__ import annotations
 from ragfleet.domain import Block, BlockKind, ParsedDocument
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.ingest.parsers import parse_text
-from ragfleet.ingest.text import count_tokens
+from ragfleet.text import count_tokens
 from tests.utils.documents import GUIDE_MD
 
 

@@ -24,8 +24,9 @@ from ragfleet.api.app import create_app
 from ragfleet.embedding import Embedder
 from ragfleet.services import Services, build_services
 from ragfleet.telemetry.logging import JsonFormatter
-from tests.conftest import ingest_text, make_settings
+from tests.utils.config import make_settings
 from tests.utils.documents import GUIDE_MD
+from tests.utils.jobs import ingest_text
 from tests.utils.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

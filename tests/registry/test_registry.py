@@ -10,15 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, inspect, update
 
 from ragfleet.api.app import create_app
-from ragfleet.domain import JobStatus
+from ragfleet.domain import JobStatus, utcnow
 from ragfleet.embedding import Embedder
 from ragfleet.errors import ClaimLostError, ConflictError
 from ragfleet.ingest.parsers import parse_text
 from ragfleet.registry.repository import PendingIngest, Registry
-from ragfleet.registry.tables import JobPayloadRow, JobRow, utcnow
+from ragfleet.registry.tables import JobPayloadRow, JobRow
 from ragfleet.services import build_services
-from tests.conftest import ingest_text, make_settings
+from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+from tests.utils.jobs import ingest_text
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -10,14 +10,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragfleet.api.app import create_app
-from ragfleet.domain import SearchHit
 from ragfleet.embedding.remote import OpenAIEmbedder
 from ragfleet.errors import DependencyError
 from ragfleet.retrieval.rerank import HttpReranker
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, RerankerSettings
-from tests.conftest import ingest_text, make_settings
+from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
+from tests.utils.hits import search_hit
+from tests.utils.jobs import ingest_text
 from tests.utils.llm_stub import EMBEDDING_SIZE, StubState, llm_stub
 
 
@@ -83,8 +84,8 @@ def test_rerank_reorders_and_falls_back(stub: tuple[str, StubState]) -> None:
     url, state = stub
     reranker = HttpReranker(RerankerSettings(base_url=url))
     hits = [
-        SearchHit(0.9, "a", {"document_id": "a", "text": "pasta recipes"}),
-        SearchHit(0.5, "b", {"document_id": "b", "text": "the largest planet is jupiter"}),
+        search_hit(0.9, "a", "a", text="pasta recipes"),
+        search_hit(0.5, "b", "b", text="the largest planet is jupiter"),
     ]
     assert [h.point_id for h in reranker.rerank("largest planet", hits)] == ["b", "a"]
     state.behaviour = "error"

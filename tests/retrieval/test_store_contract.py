@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from ragfleet.domain import IndexedChunk, chunk_point_id
+from ragfleet.domain import ChunkPayload, IndexedChunk, chunk_point_id
 from ragfleet.embedding import Embedder
 from ragfleet.retrieval.edge_store import EdgeVectorStore
 from ragfleet.retrieval.filters import parse_filters
@@ -46,13 +46,20 @@ def points(embedder: Embedder, version: str = "v1") -> list[IndexedChunk]:
             chunk_point_id(name, version, 0),
             vectors[i].tolist(),
             sparse.encode_document(text),
-            {
-                "document_id": name,
-                "version": version,
-                "text": text,
-                "acl": ["*"] if name != "cooking" else ["chefs"],
-                "meta": {"lang": LANG[name], "year": 2020 + i},
-            },
+            ChunkPayload(
+                document_id=name,
+                chunk_index=0,
+                version=version,
+                collection="c",
+                source=f"{name}.md",
+                title=name.title(),
+                section="",
+                page=None,
+                acl=("*",) if name != "cooking" else ("chefs",),
+                text=text,
+                meta={"lang": LANG[name], "year": 2020 + i},
+                indexed_at="2026-01-01T00:00:00+00:00",
+            ),
         )
         for i, (name, text) in enumerate(TEXTS.items())
     ]
@@ -71,7 +78,7 @@ def query(
 
 
 def ids(store: VectorStore, q: StoreQuery) -> list[str]:
-    return [hit.payload["document_id"] for hit in store.search("c", q)]
+    return [hit.payload.document_id for hit in store.search("c", q)]
 
 
 @pytest.fixture
@@ -85,6 +92,19 @@ def filled(store: VectorStore, embedder: Embedder) -> VectorStore:
 @pytest.mark.parametrize("mode", list(SearchMode))
 def test_best_match_first(filled: VectorStore, embedder: Embedder, mode: SearchMode) -> None:
     assert ids(filled, query(embedder, "which planet has rings", mode))[0] == "planets"
+
+
+def test_payload_reads_back_as_written(filled: VectorStore, embedder: Embedder) -> None:
+    written = {p.point_id: p.payload for p in points(embedder)}
+    hits = filled.search("c", query(embedder, "planet rings", SearchMode.HYBRID))
+    assert hits and all(hit.payload == written[hit.point_id] for hit in hits)
+
+
+def test_a_payload_missing_optional_keys_reads_as_empty() -> None:
+    payload = ChunkPayload.from_dict({"document_id": "d", "page": 3, "meta": {"lang": "en"}})
+    assert (payload.document_id, payload.page, payload.meta) == ("d", 3, {"lang": "en"})
+    assert (payload.title, payload.source, payload.acl, payload.chunk_index) == ("", "", (), 0)
+    assert ChunkPayload.from_dict(payload.to_dict()) == payload
 
 
 def test_filters_apply_inside_the_search(filled: VectorStore, embedder: Embedder) -> None:
@@ -107,7 +127,7 @@ def test_acl_groups_exclude_restricted_points(filled: VectorStore, embedder: Emb
 
 def test_delete_and_count(filled: VectorStore, embedder: Embedder) -> None:
     assert filled.count("c") == 5
-    filled.upsert("c", [p for p in points(embedder, "v2") if p.payload["document_id"] == "python"])
+    filled.upsert("c", [p for p in points(embedder, "v2") if p.payload.document_id == "python"])
     assert filled.count("c", "python") == 2
     filled.delete("c", document_filter("python", except_version="v2"))
     assert filled.count("c", "python") == 1

@@ -10,7 +10,7 @@ import time
 
 import redis
 
-from tests.conftest import REDIS_URL
+from tests.utils.config import REDIS_URL
 
 
 def restart_redis(timeout: float = 30) -> None:

@@ -15,16 +15,18 @@ from typer.testing import CliRunner
 
 from ragfleet.api.app import create_app
 from ragfleet.cli.main import app as cli
+from ragfleet.domain import utcnow
 from ragfleet.embedding import Embedder
 from ragfleet.errors import BadInputError
 from ragfleet.registry.repository import Registry
-from ragfleet.registry.tables import JobRow, utcnow
+from ragfleet.registry.tables import JobRow
 from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings
 from ragfleet.workers.celery_queue import CeleryQueue
-from tests.conftest import ingest_text, make_settings, wait_for_job
+from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
 from tests.utils.embedders import FaultyEmbedder
+from tests.utils.jobs import ingest_text, wait_for_job
 from tests.utils.servers import restart_redis
 
 
@@ -90,7 +92,7 @@ def test_bad_input_fails_at_once_without_retries(
         raise BadInputError("the table cannot be parsed")
 
     retried = counter("ragfleet_ingest_jobs_total", outcome="retried")
-    monkeypatch.setattr(services.ingestion.chunker, "chunk", refuse)
+    monkeypatch.setattr(services.indexer.chunker, "chunk", refuse)
     job = ingest_text(client, GUIDE_MD, source="guide")["job"]
     assert (job["status"], job["attempts"]) == ("failed", 1)
     assert job["error"] == "the table cannot be parsed"
@@ -145,7 +147,7 @@ def test_retry_is_only_for_the_latest_failed_job(
     succeeded = ingest_text(client, GUIDE_MD, source="guide")["job"]
     response = client.post(f"/v1/jobs/{succeeded['id']}/retry")
     assert response.status_code == 409 and response.json()["code"] == "conflict"
-    monkeypatch.setattr(services.ingestion.chunker, "chunk", refuse)
+    monkeypatch.setattr(services.indexer.chunker, "chunk", refuse)
     failed = ingest_text(client, ASTRONOMY_MD, source="astro")["job"]
     monkeypatch.undo()
     replaced = ingest_text(client, ASTRONOMY_MD + "\nMore.", source="astro")["job"]
@@ -162,7 +164,7 @@ def test_reconciliation_requeues_orphaned_jobs(settings: Settings, embedder: Emb
             parse_doc(GUIDE_MD, "running-elsewhere"),
             parse_doc(ASTRONOMY_MD, "lost-message"),
         ]
-        accepted = services.ingestion.accept(docs, "default", None)
+        accepted = services.admission.accept(docs, "default", None)
         running, lost = (a.job_id for a in accepted)
         services.registry.start_jobs([running], "ragfleet@a-node-that-died")
         old = utcnow().replace(year=2020)
@@ -227,7 +229,7 @@ def test_shutdown_requeues_the_running_job_and_the_next_process_finishes_it(
     text = "\n\n".join(f"# Part {n}\n\nPart {n} explains topic {n}." for n in range(120))
     services = build_services(settings, embedder)
     try:
-        (accepted,) = services.ingestion.accept([parse_doc(text, "long")], "default", None)
+        (accepted,) = services.admission.accept([parse_doc(text, "long")], "default", None)
         services.runner.submit([accepted.job_id])
         deadline = time.monotonic() + 60
         while services.registry.get_job(accepted.job_id).progress < 0.3:
@@ -247,7 +249,7 @@ def test_shutdown_requeues_the_running_job_and_the_next_process_finishes_it(
     try:
         done = wait_registry(restarted, accepted.job_id)
         assert (done.status, done.attempts) == ("succeeded", 2)
-        expected = len(restarted.ingestion.chunker.chunk(parse_doc(text, "long")))
+        expected = len(restarted.indexer.chunker.chunk(parse_doc(text, "long")))
         assert restarted.registry.get_document(accepted.document_id).chunk_count == expected
         assert restarted.store.count("default", accepted.document_id) == expected
     finally:

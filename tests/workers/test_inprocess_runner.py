@@ -9,14 +9,15 @@ from typing import Any, cast
 import pytest
 from fastapi.testclient import TestClient
 
+from ragfleet.domain import utcnow
 from ragfleet.embedding import Embedder
 from ragfleet.ingest.parsers import parse_text
 from ragfleet.registry.repository import Registry
-from ragfleet.registry.tables import utcnow
 from ragfleet.services import Services, build_services
 from ragfleet.settings import Settings
-from tests.conftest import make_settings, wait_for_job
+from tests.utils.config import make_settings
 from tests.utils.documents import GUIDE_MD
+from tests.utils.jobs import wait_for_job
 
 
 def ingest_threads() -> list[threading.Thread]:
@@ -40,7 +41,7 @@ def test_a_crash_around_processing_fails_the_jobs(
     def crash(job_ids: object, **options: object) -> object:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services.ingestion, "process", crash)
+    monkeypatch.setattr(services.indexer, "process", crash)
     accepted = client.post("/v1/documents", json={"text": GUIDE_MD, "source": "g"}).json()
     job = wait_for_job(client, accepted["data"][0]["job_id"])
     assert job["status"] == "failed" and "disk on fire" in job["error"]
@@ -86,11 +87,11 @@ def test_a_run_that_lost_its_claim_stops_and_leaves_the_job_and_points_alone(
     services = build_services(settings, cast(Embedder, stealing), run_jobs=False)
     try:
         text = "\n\n".join(f"# Part {n}\n\nPart {n} covers topic {n}." for n in range(12))
-        (accepted,) = services.ingestion.accept(
+        (accepted,) = services.admission.accept(
             [parse_text(text, None, "long", {})], "default", None
         )
         stealing.registry, stealing.job_id = services.registry, accepted.job_id
-        outcome = services.ingestion.process([accepted.job_id], worker="victim")
+        outcome = services.indexer.process([accepted.job_id], worker="victim")
         assert (outcome.retry, outcome.requeue) == ([], [])
         job = services.registry.get_job(accepted.job_id)
         assert (job.status, job.worker, job.attempts) == ("running", "thief", 2)
@@ -105,7 +106,7 @@ def test_a_restart_takes_back_jobs_an_earlier_process_left_running(
 ) -> None:
     services = build_services(make_settings(tmp_path), embedder, run_jobs=False)
     try:
-        (accepted,) = services.ingestion.accept(
+        (accepted,) = services.admission.accept(
             [parse_text(GUIDE_MD, None, "guide", {})], "default", None
         )
         # A container that was replaced (another host name) died mid-job a moment ago.

@@ -25,7 +25,8 @@ from ragfleet.registry.repository import PendingIngest, Registry
 from ragfleet.registry.tables import JobRow
 from ragfleet.retrieval.qdrant_store import QdrantVectorStore
 from ragfleet.settings import Settings
-from ragfleet.workers.celery_app import create_celery, publish_jobs
+from ragfleet.workers.celery_app import create_celery
+from ragfleet.workers.queues import publish_jobs
 from tests.utils.servers import free_port
 
 RAGFLEET = Path(sys.executable).parent / "ragfleet"

@@ -9,8 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ragfleet.domain import MetadataValue
-from ragfleet.settings import validate_collection_name
+from ragfleet.domain import MetadataValue, validate_collection_name
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""The embedder protocol and the factory that picks a backend from settings."""
+"""The embedder protocol every backend implements."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-
-from ragfleet.settings import EmbeddingSettings
 
 Matrix = npt.NDArray[np.float32]
 
@@ -28,13 +26,3 @@ class Embedder(Protocol):
         """Raise ``DependencyError`` when the backend cannot embed."""
 
     def close(self) -> None: ...
-
-
-def build_embedder(settings: EmbeddingSettings) -> Embedder:
-    if settings.backend == "openai":
-        from ragfleet.embedding.remote import OpenAIEmbedder
-
-        return OpenAIEmbedder(settings)
-    from ragfleet.embedding.local import load_local_embedder
-
-    return load_local_embedder(settings.batch_size, settings.threads)

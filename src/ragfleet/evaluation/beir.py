@@ -67,7 +67,7 @@ def load(directory: Path, split: str) -> Dataset:
 
 def rank_documents(hits: list[SearchHit], depth: int = RANK_DEPTH) -> list[str]:
     """Document ids in order of their best chunk."""
-    ranked = dict.fromkeys(str(h.payload.get("source", h.document_id)) for h in hits)
+    ranked = dict.fromkeys(h.payload.source or h.document_id for h in hits)
     return list(ranked)[:depth]
 
 

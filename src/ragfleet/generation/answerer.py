@@ -10,14 +10,15 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ragfleet.domain import ANONYMOUS, SearchHit
+from ragfleet.domain import ANONYMOUS, Location, SearchHit
 from ragfleet.errors import LLMError
 from ragfleet.generation.extractive import ExtractiveAnswerer
 from ragfleet.generation.grounding import Groundedness, GroundednessScorer
 from ragfleet.generation.llm import ChatClient, Usage
 from ragfleet.generation.prompt import build_messages
-from ragfleet.retrieval.search import SearchRequest, SearchService, Timer
+from ragfleet.retrieval.search import SearchRequest, SearchService
 from ragfleet.telemetry import metrics
+from ragfleet.telemetry.timing import Timer
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +28,11 @@ NO_PASSAGES = "No indexed passage matches the question, so there is nothing to a
 NO_PASSAGES_REASON = "no_passages"
 
 
-@dataclass(slots=True)
-class Citation:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Citation(Location):
+    """An answer's ``[n]``: where the passage comes from, the marker and a snippet."""
+
     n: int
-    document_id: str
-    chunk_id: str
-    title: str
-    section: str
-    source: str
-    page: int | None
     snippet: str
 
 
@@ -77,18 +74,8 @@ def cite(numbers: list[int], passages: list[SearchHit]) -> list[Citation]:
     for n in dict.fromkeys(numbers):
         if 1 <= n <= len(passages):
             hit = passages[n - 1]
-            page = hit.payload.get("page")
             citations.append(
-                Citation(
-                    n=n,
-                    document_id=hit.document_id,
-                    chunk_id=hit.point_id,
-                    title=str(hit.payload.get("title", "")),
-                    section=str(hit.payload.get("section", "")),
-                    source=str(hit.payload.get("source", "")),
-                    page=int(page) if page is not None else None,
-                    snippet=hit.text[:SNIPPET_CHARS],
-                )
+                Citation(**asdict(hit.location()), n=n, snippet=hit.text[:SNIPPET_CHARS])
             )
     return citations
 
@@ -121,6 +108,7 @@ class Pricing:
 class AnswerService:
     def __init__(
         self,
+        *,
         search: SearchService,
         extractive: ExtractiveAnswerer,
         llm: ChatClient | None,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
-from ragfleet.ingest.text import split_sentences
 from ragfleet.retrieval.sparse import SparseEncoder
+from ragfleet.text import split_sentences
 
 MAX_CANDIDATES = 80
 MIN_WORDS = 4

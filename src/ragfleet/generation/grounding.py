@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from ragfleet.domain import SearchHit
 from ragfleet.embedding import Embedder
 from ragfleet.errors import RagfleetError
-from ragfleet.ingest.text import split_sentences
 from ragfleet.telemetry import metrics
+from ragfleet.text import split_sentences
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ SYSTEM_PROMPT = (
 
 
 def passage_heading(hit: SearchHit) -> str:
-    return heading_path(str(hit.payload.get("title") or ""), str(hit.payload.get("section") or ""))
+    return heading_path(hit.payload.title, hit.payload.section)
 
 
 def build_messages(question: str, passages: list[SearchHit]) -> list[dict[str, str]]:

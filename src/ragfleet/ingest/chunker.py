@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragfleet.domain import Block, BlockKind, Chunk, ParsedDocument
-from ragfleet.ingest.text import count_tokens, split_sentences
+from ragfleet.text import count_tokens, split_sentences
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from ragfleet.errors import (
     RagfleetError,
     UnsupportedDocumentError,
 )
-from ragfleet.ingest.text import decode, normalize
+from ragfleet.text import decode, normalize
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _MD_FENCE = re.compile(r"^(```|~~~)")

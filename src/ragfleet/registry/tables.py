@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ragfleet.domain import JobStatus, utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# A job in one of these states is in flight; a document has at most one (uq_jobs_active_document).
+ACTIVE_JOB_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 class Base(DeclarativeBase):

@@ -7,7 +7,6 @@ which the ingestion runner calls after each batch. It is single-process: one rag
 
 from __future__ import annotations
 
-import logging
 import shutil
 import threading
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from typing import Any, cast
 
 import qdrant_edge as qe
 
-from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
+from ragfleet.domain import ChunkPayload, IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError, NotFoundError
 from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.store import (
@@ -31,8 +30,6 @@ from ragfleet.retrieval.store import (
     document_filter,
     metadata_indexes,
 )
-
-logger = logging.getLogger(__name__)
 
 UPSERT_BATCH = 256
 _SCHEMA = {
@@ -125,7 +122,7 @@ class EdgeVectorStore:
                     qe.Point(
                         id=p.point_id,
                         vector={DENSE: p.dense, SPARSE: _sparse(p.sparse)},
-                        payload=p.payload,
+                        payload=p.payload.to_dict(),
                     )
                     for p in points[start : start + UPSERT_BATCH]
                 ]
@@ -179,7 +176,10 @@ class EdgeVectorStore:
             points = shard.query(request)
         except Exception as exc:  # the engine raises plain exceptions
             raise DependencyError("vector_store", f"search failed: {exc}") from exc
-        return [SearchHit(float(p.score), str(p.id), dict(p.payload or {})) for p in points]
+        return [
+            SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
+            for p in points
+        ]
 
     def optimize(self, collection: str) -> None:
         if self.has_collection(collection):

@@ -6,13 +6,12 @@ server's client API; the test suite runs the shared store contract against it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
+from ragfleet.domain import ChunkPayload, IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError
 from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.store import (
@@ -27,8 +26,6 @@ from ragfleet.retrieval.store import (
     document_filter,
     metadata_indexes,
 )
-
-logger = logging.getLogger(__name__)
 
 UPSERT_BATCH = 256
 _SCHEMA = {
@@ -106,7 +103,7 @@ class QdrantVectorStore:
                     models.PointStruct(
                         id=p.point_id,
                         vector={DENSE: p.dense, SPARSE: _sparse(p.sparse)},
-                        payload=p.payload,
+                        payload=p.payload.to_dict(),
                     )
                     for p in points[start : start + UPSERT_BATCH]
                 ]
@@ -173,7 +170,8 @@ class QdrantVectorStore:
         except _ERRORS as exc:
             raise DependencyError("vector_store", str(exc)) from exc
         return [
-            SearchHit(float(p.score), str(p.id), dict(p.payload or {})) for p in response.points
+            SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
+            for p in response.points
         ]
 
     def optimize(self, collection: str) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +13,7 @@ from ragfleet.retrieval.rerank import Reranker
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import SearchMode, StoreQuery, VectorStore
 from ragfleet.settings import RetrievalSettings
-from ragfleet.telemetry import metrics
-from ragfleet.telemetry.tracing import span
+from ragfleet.telemetry.timing import Timer
 
 
 @dataclass(slots=True)
@@ -36,31 +32,10 @@ class SearchResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class Timer:
-    """Collects per-stage durations for the response and the stage histogram."""
-
-    def __init__(self, observe: Callable[[str, float], None] | None = None) -> None:
-        self.timings_ms: dict[str, float] = {}
-        self._observe = observe or (
-            lambda stage, seconds: metrics.QUERY_STAGE_DURATION.labels(stage).observe(seconds)
-        )
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a stage, as a metric, a timing in the response and a trace span."""
-        began = time.perf_counter()
-        try:
-            with span(f"query.{name}"):
-                yield
-        finally:
-            seconds = time.perf_counter() - began
-            self.timings_ms[name] = round(self.timings_ms.get(name, 0.0) + seconds * 1000, 3)
-            self._observe(name, seconds)
-
-
 class SearchService:
     def __init__(
         self,
+        *,
         store: VectorStore,
         embedder: Embedder,
         sparse: SparseEncoder,
@@ -129,10 +104,10 @@ class SearchService:
 
 def _one_copy_per_chunk(hits: list[SearchHit]) -> list[SearchHit]:
     """While a new version replaces an old one, both may match; keep the best-ranked copy."""
-    seen: set[tuple[object, object]] = set()
+    seen: set[tuple[str, int]] = set()
     unique: list[SearchHit] = []
     for hit in hits:
-        key = (hit.payload.get("document_id"), hit.payload.get("chunk_index"))
+        key = (hit.payload.document_id, hit.payload.chunk_index)
         if key not in seen:
             seen.add(key)
             unique.append(hit)

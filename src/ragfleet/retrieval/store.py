@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ragfleet.domain import IndexedChunk, SearchHit, SparseVector
+from ragfleet.domain import IndexedChunk, MetadataValue, SearchHit, SparseVector
 from ragfleet.retrieval.filters import Condition, Exclude, Match, Range
 
 DENSE = "dense"
@@ -83,7 +83,7 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
-def field_kind(value: Any) -> FieldKind | None:
+def field_kind(value: MetadataValue) -> FieldKind | None:
     """The payload index type for a metadata value, or None when it cannot be indexed."""
     if isinstance(value, bool):
         return FieldKind.BOOL
@@ -102,7 +102,7 @@ def metadata_indexes(points: Iterable[IndexedChunk]) -> dict[str, FieldKind]:
     """Index types for the user metadata keys in a batch of points."""
     plan: dict[str, FieldKind] = {}
     for point in points:
-        for key, value in point.payload.get("meta", {}).items():
+        for key, value in point.payload.meta.items():
             kind = field_kind(value)
             if kind is not None:
                 plan.setdefault(f"meta.{key}", kind)

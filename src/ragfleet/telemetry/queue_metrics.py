@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ragfleet.errors import DependencyError
-from ragfleet.workers.broker import Broker
 
 logger = logging.getLogger(__name__)
 
 
+class QueueReader(Protocol):
+    """What the collector reads of a queue; raises ``DependencyError`` when the broker is down."""
+
+    def depth(self, queue: str) -> int: ...
+
+    def oldest_age_s(self, queue: str) -> float: ...
+
+
 class QueueCollector(Collector):
     def __init__(self) -> None:
-        self._broker: Broker | None = None
+        self._broker: QueueReader | None = None
         self._queues: Sequence[str] = ()
 
-    def watch(self, broker: Broker | None, queues: Sequence[str] = ()) -> None:
+    def watch(self, broker: QueueReader | None, queues: Sequence[str] = ()) -> None:
         """Report these queues from now on (None: report nothing)."""
         self._broker, self._queues = broker, queues
 
@@ -54,5 +62,5 @@ class QueueCollector(Collector):
         yield from (up, depth, age)
 
 
-QUEUES = QueueCollector()
-REGISTRY.register(QUEUES)
+QUEUE_COLLECTOR = QueueCollector()
+REGISTRY.register(QUEUE_COLLECTOR)

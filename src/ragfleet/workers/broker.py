@@ -1,8 +1,8 @@
 """Read-only views of the Celery queues in Redis, plus a small debounce lock.
 
 The Redis transport keeps each queue as a list: producers ``LPUSH``, workers ``BRPOP``, so the
-oldest waiting task is the last element. Its ``enqueued_at`` header (set by ``CeleryQueue``) gives
-the age of the oldest waiting task.
+oldest waiting task is the last element. Its ``enqueued_at`` header (set by
+``queues.publish_jobs``) gives the age of the oldest waiting task.
 """
 
 from __future__ import annotations

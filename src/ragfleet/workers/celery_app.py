@@ -19,65 +19,40 @@ Delivery settings follow from how the Redis transport behaves:
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from celery import Celery
-from kombu.exceptions import OperationalError
 
 from ragfleet.settings import Settings
-from ragfleet.telemetry import metrics
 from ragfleet.workers.broker import Broker
+from ragfleet.workers.context import TaskContext
+from ragfleet.workers.queues import INGEST_QUEUE, TASK_ROUTES
 
-if TYPE_CHECKING:
-    from ragfleet.services import Services
-
-logger = logging.getLogger(__name__)
-
-INGEST_QUEUE = "ingest"
-MAINTENANCE_QUEUE = "maintenance"
-QUEUES = (INGEST_QUEUE, MAINTENANCE_QUEUE)
-INGEST_TASK = "ragfleet.workers.tasks.ingest_job"
-OPTIMIZE_TASK = "ragfleet.workers.tasks.optimize_collection"
-PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
+TASKS_MODULE = "ragfleet.workers.tasks"
 
 
 class RagfleetCelery(Celery):
-    """A Celery app that hands tasks the process's ``Services``, built once, on first use."""
+    """A Celery app that carries what its tasks need. An app without a context only publishes
+    (the API and CLI beside separate workers)."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__("ragfleet", broker=settings.redis.url, set_as_current=False)
+    def __init__(self, settings: Settings, context: TaskContext | None = None) -> None:
+        # Workers import the task module at start (``include``); publishers need only names.
+        super().__init__(
+            "ragfleet", broker=settings.redis.url, include=[TASKS_MODULE], set_as_current=False
+        )
         self.settings = settings
+        self.context = context
         self.broker = Broker(settings.redis)
         self.heartbeat_file: Path | None = None  # set by a standalone worker
-        self._factory: Callable[[], Services] | None = None
-        self._services: Services | None = None
-        self._lock = threading.Lock()
 
-    def bind_services(self, factory: Callable[[], Services]) -> None:
-        self._factory = factory
-
-    def built_services(self) -> Services | None:
-        """The services if already built; takes no lock (safe in a signal handler)."""
-        return self._services
-
-    def services(self) -> Services:
-        with self._lock:
-            if self._services is None:
-                if self._factory is None:
-                    raise RuntimeError("no services bound to the Celery app")
-                self._services = self._factory()
-            return self._services
+    def task_context(self) -> TaskContext:
+        if self.context is None:
+            raise RuntimeError("this Celery app only publishes; it has no task context")
+        return self.context
 
 
-def create_celery(settings: Settings) -> RagfleetCelery:
-    from ragfleet.workers.tasks import register_tasks
-
-    app = RagfleetCelery(settings)
+def create_celery(settings: Settings, context: TaskContext | None = None) -> RagfleetCelery:
+    app = RagfleetCelery(settings, context)
     redis = settings.redis
     app.conf.update(
         task_acks_late=True,
@@ -87,10 +62,7 @@ def create_celery(settings: Settings) -> RagfleetCelery:
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        task_routes={
-            INGEST_TASK: {"queue": INGEST_QUEUE},
-            OPTIMIZE_TASK: {"queue": MAINTENANCE_QUEUE},
-        },
+        task_routes=TASK_ROUTES,
         task_default_queue=INGEST_QUEUE,
         broker_transport_options={
             "visibility_timeout": redis.visibility_timeout_s,
@@ -109,24 +81,4 @@ def create_celery(settings: Settings) -> RagfleetCelery:
         worker_send_task_events=False,
         worker_enable_remote_control=False,
     )
-    register_tasks(app)
     return app
-
-
-def publish_jobs(app: Celery, job_ids: Sequence[str], countdown: float | None = None) -> None:
-    """One ingest task per job. Jobs are recorded before they are published: if Redis cannot
-    take a task, the job stays ``queued`` and reconciliation publishes it again."""
-    for job_id in job_ids:
-        try:
-            app.send_task(
-                INGEST_TASK,
-                args=[job_id],
-                countdown=countdown,
-                queue=INGEST_QUEUE,
-                headers={"enqueued_at": time.time()},
-                retry=True,
-                retry_policy=PUBLISH_RETRY,
-            )
-        except OperationalError as exc:
-            metrics.PUBLISH_FAILURES.inc()
-            logger.error("could not enqueue job %s (reconciliation will): %s", job_id, exc)

@@ -10,23 +10,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ragfleet.telemetry.queue_metrics import QUEUES as QUEUE_METRICS
+from ragfleet.telemetry.queue_metrics import QUEUE_COLLECTOR
 from ragfleet.workers.broker import Broker
-from ragfleet.workers.celery_app import INGEST_QUEUE, QUEUES, RagfleetCelery, publish_jobs
+from ragfleet.workers.celery_app import RagfleetCelery
+from ragfleet.workers.queues import INGEST_QUEUE, QUEUES, publish_jobs
 from ragfleet.workers.worker import EmbeddedWorker
 
 METRICS_TIMEOUT_S = 1.0
 
 
 class CeleryQueue:
-    def __init__(self, app: RagfleetCelery, queue_size: int, host_worker: bool) -> None:
+    def __init__(self, app: RagfleetCelery, *, queue_size: int, host_worker: bool) -> None:
         self.app = app
         self._limit = queue_size
         self._host_worker = host_worker
         self._worker: EmbeddedWorker | None = None
         # Scrapes must answer within Prometheus' timeout even when Redis hangs.
         self._metrics_broker = Broker(app.settings.redis, timeout_s=METRICS_TIMEOUT_S)
-        QUEUE_METRICS.watch(self._metrics_broker, QUEUES)
+        QUEUE_COLLECTOR.watch(self._metrics_broker, QUEUES)
 
     def start(self) -> None:
         if self._host_worker:
@@ -40,7 +41,7 @@ class CeleryQueue:
 
     def close(self) -> None:
         self.stop()
-        QUEUE_METRICS.watch(None)
+        QUEUE_COLLECTOR.watch(None)
         self._metrics_broker.close()
         self.app.broker.close()
 

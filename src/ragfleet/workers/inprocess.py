@@ -17,11 +17,10 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ragfleet.domain import utcnow
 from ragfleet.errors import RagfleetError, failure_message
-from ragfleet.ingest.pipeline import IngestionService
-from ragfleet.registry.tables import utcnow
-from ragfleet.retrieval.store import VectorStore
 from ragfleet.telemetry import metrics
+from ragfleet.workers.context import TaskContext
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +31,16 @@ STOP_TIMEOUT_S = 30.0
 class InProcessRunner:
     def __init__(
         self,
-        service: IngestionService,
-        store: VectorStore,
+        context: TaskContext,
+        *,
         concurrency: int,
         batch_documents: int,
         queue_size: int,
         worker: str,
     ) -> None:
-        self._service = service
-        self._store = store
+        self._indexer = context.indexer
+        self._registry = context.registry
+        self._store = context.store
         self._concurrency = concurrency
         self._batch = batch_documents
         self._limit = queue_size
@@ -53,10 +53,10 @@ class InProcessRunner:
 
     def start(self) -> None:
         """Start the threads and re-queue the jobs an earlier process left unfinished."""
-        self._service.stopping.clear()
+        self._indexer.stopping.clear()
         self._stopping.clear()
         # Jobs are run by this process alone: any job still running was an earlier process's.
-        registry, now = self._service.registry, utcnow()
+        registry, now = self._registry, utcnow()
         registry.requeue_orphans(self._worker, now, stale_before=now, queued_before=None)
         orphans = registry.queued_job_ids()
         if orphans:
@@ -115,7 +115,7 @@ class InProcessRunner:
 
     def _run(self, jobs: list[str]) -> None:
         try:
-            outcome = self._service.process(jobs, worker=self._worker)
+            outcome = self._indexer.process(jobs, worker=self._worker)
             touched = outcome.collections
             if outcome.requeue and not self._stopping.is_set():
                 self.submit(outcome.requeue)
@@ -125,7 +125,7 @@ class InProcessRunner:
             logger.exception("ingestion batch crashed")
             for job_id in jobs:
                 try:
-                    self._service.registry.fail_job(job_id, failure_message(exc))
+                    self._registry.fail_job(job_id, failure_message(exc))
                 except RagfleetError:
                     logger.warning("job %s stays unfinished; it is re-queued on restart", job_id)
             touched = set()
@@ -151,7 +151,7 @@ class InProcessRunner:
     def stop(self) -> None:
         """Interrupt the batches in hand at their next step; their jobs and the queued ones stay
         recorded as queued and run after a restart."""
-        self._service.stopping.set()
+        self._indexer.stopping.set()
         self._stopping.set()
         for _ in self._threads:
             self._queue.put(_WAKE)

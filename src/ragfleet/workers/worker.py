@@ -32,16 +32,12 @@ from celery.worker import state as worker_state
 from celery.worker.consumer import Consumer
 from kombu.asynchronous.timer import Entry
 
+from ragfleet.domain import utcnow
 from ragfleet.errors import RagfleetError
-from ragfleet.registry.tables import utcnow
 from ragfleet.settings import Settings
 from ragfleet.telemetry import metrics
-from ragfleet.workers.celery_app import (
-    INGEST_QUEUE,
-    QUEUES,
-    RagfleetCelery,
-    publish_jobs,
-)
+from ragfleet.workers.celery_app import RagfleetCelery
+from ragfleet.workers.queues import INGEST_QUEUE, QUEUES, publish_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +53,7 @@ def reconcile(app: RagfleetCelery) -> list[str]:
     # The ingest list is FIFO: a queued job idle since before its oldest task lost its own.
     oldest = app.broker.oldest_enqueued_at(INGEST_QUEUE)
     queued_before = stale_before if oldest is None else min(stale_before, oldest)
-    orphans = app.services().registry.requeue_orphans(
+    orphans = app.task_context().registry.requeue_orphans(
         app.settings.worker_name, BOOTED_AT, stale_before, queued_before
     )
     if orphans:
@@ -69,9 +65,8 @@ def reconcile(app: RagfleetCelery) -> list[str]:
 
 def interrupt_jobs(app: RagfleetCelery) -> None:
     """Shutting down: running jobs stop at their next step and go back to the queue. Called
-    from a signal handler, so it takes no lock (no services built yet: nothing runs)."""
-    if (services := app.built_services()) is not None:
-        services.ingestion.stopping.set()
+    from a signal handler, so it takes no lock."""
+    app.task_context().indexer.stopping.set()
 
 
 class Upkeep(bootsteps.StartStopStep):
@@ -153,8 +148,7 @@ class EmbeddedWorker:
 
     def start(self) -> None:
         settings = self.app.settings
-        if (services := self.app.built_services()) is not None:
-            services.ingestion.stopping.clear()
+        self.app.task_context().indexer.stopping.clear()
         self.app.steps["consumer"].add(Upkeep)
         options = _controller(self.app, settings, list(QUEUES), settings.worker.concurrency)
         self._controller = WorkController(app=self.app, **options)

@@ -1,1 +1,1 @@
-"""One router per resource, mounted under /v1 by ``ragfleet.api.app``."""
+"""One router per resource; each carries its own ``/v1/<resource>`` prefix (``API_PREFIX``)."""

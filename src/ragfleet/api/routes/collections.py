@@ -8,8 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
 from ragfleet.api.schemas import CollectionPublic, ListEnvelope
-from ragfleet.errors import BadInputError
-from ragfleet.settings import validate_collection_name
+from ragfleet.domain import validate_collection_name
 
 router = APIRouter(prefix=f"{API_PREFIX}/collections", tags=["collections"])
 
@@ -32,9 +31,6 @@ def list_collections(
 )
 async def drop_collection(name: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Delete every document of the collection and its index (API keys without groups only)."""
-    try:
-        validate_collection_name(name)
-    except ValueError as exc:
-        raise BadInputError(str(exc)) from exc
-    await run_in_threadpool(services.ingestion.drop_collection, name, principal.groups)
+    validate_collection_name(name)
+    await run_in_threadpool(services.admission.drop_collection, name, principal.groups)
     return Response(status_code=204)

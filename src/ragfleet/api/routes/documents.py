@@ -20,16 +20,14 @@ from ragfleet.api.schemas import (
     ListEnvelope,
     validate_metadata,
 )
-from ragfleet.domain import JobStatus, MetadataValue, ParsedDocument
+from ragfleet.domain import MetadataValue, ParsedDocument, validate_collection_name
 from ragfleet.errors import (
     BadInputError,
     DocumentTooLargeError,
-    OverloadedError,
     UnsupportedDocumentError,
 )
 from ragfleet.ingest.parsers import parse_file, parse_text
 from ragfleet.services import Services
-from ragfleet.settings import validate_collection_name
 
 router = APIRouter(prefix=f"{API_PREFIX}/documents", tags=["documents"])
 
@@ -172,19 +170,12 @@ async def create_documents(
         raise UnsupportedDocumentError(
             "send multipart/form-data with files, or application/json with text"
         )
-    try:
-        collection = validate_collection_name(collection or services.settings.default_collection)
-    except ValueError as exc:
-        raise BadInputError(str(exc)) from exc
+    collection = validate_collection_name(collection or services.settings.default_collection)
     log_collection(request, collection)
-    # Off the event loop: with the queue these talk to Redis.
-    if not await run_in_threadpool(services.runner.has_capacity, len(documents)):
-        raise OverloadedError("the ingestion queue is full; retry later")
+    # Off the event loop: with the queue this talks to Redis.
     accepted = await run_in_threadpool(
-        services.ingestion.accept, documents, collection, acl, principal.groups
+        services.admission.submit, documents, collection, acl, principal.groups
     )
-    queued = [a.job_id for a in accepted if a.status is JobStatus.QUEUED]
-    await run_in_threadpool(services.runner.submit, queued)
     data = [
         AcceptedPublic(document_id=a.document_id, job_id=a.job_id, status=a.status.value)
         for a in accepted
@@ -219,5 +210,5 @@ def get_document(
     "/{document_id}", status_code=204, response_class=Response, operation_id="delete_document"
 )
 def delete_document(document_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
-    services.ingestion.delete(document_id, principal.groups)
+    services.admission.delete(document_id, principal.groups)
     return Response(status_code=204)

@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from ragfleet.api import API_PREFIX
 from ragfleet.api.deps import PrincipalDep, ServicesDep
 from ragfleet.api.schemas import JobPublic, ListEnvelope
-from ragfleet.errors import OverloadedError
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
@@ -41,8 +40,5 @@ def get_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobP
 )
 async def retry_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
     """Queue a failed job's document version again, as a new job."""
-    if not await run_in_threadpool(services.runner.has_capacity, 1):
-        raise OverloadedError("the ingestion queue is full; retry later")
-    job = await run_in_threadpool(services.ingestion.retry, job_id, principal.groups)
-    await run_in_threadpool(services.runner.submit, [job.id])
+    job = await run_in_threadpool(services.admission.retry, job_id, principal.groups)
     return JobPublic.model_validate(job)

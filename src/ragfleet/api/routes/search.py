@@ -48,18 +48,8 @@ def _request(
 
 
 def _hit(hit: SearchHit) -> HitPublic:
-    payload = hit.payload
-    page = payload.get("page")
     return HitPublic(
-        score=hit.score,
-        document_id=hit.document_id,
-        chunk_id=hit.point_id,
-        title=str(payload.get("title", "")),
-        section=str(payload.get("section", "")),
-        source=str(payload.get("source", "")),
-        page=int(page) if page is not None else None,
-        text=hit.text,
-        metadata=dict(payload.get("meta") or {}),
+        **asdict(hit.location()), score=hit.score, text=hit.text, metadata=dict(hit.payload.meta)
     )
 
 

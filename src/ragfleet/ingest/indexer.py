@@ -1,19 +1,13 @@
-"""Accept documents and index them: chunk, embed (dense + sparse), upsert, retire the old version.
+"""The indexer: chunk, embed (dense + sparse), upsert, then make the new version live.
 
-``accept`` runs in the request: it decides per document whether there is anything to do and
-records jobs atomically. ``process`` runs in whichever runner owns the jobs (in-process threads
-or a worker) and re-reads everything from the registry, so a job can run anywhere, again.
-
-Versions never overwrite each other: chunk ids include the version, a hash of the content, the
-ACL, the metadata and the chunking settings. The new version is upserted in full before the old
-one is deleted, so a failure at any point leaves the previous version searchable, and a retry
-re-writes the same ids.
+It runs in whichever runner owns the jobs (in-process threads or a worker) and re-reads
+everything from the registry, so a job can run anywhere, again. Documents of a batch are
+embedded together; each job's claim is checked before every write to the store, so a run whose
+job was taken over stops without touching what the other run writes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -22,32 +16,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ragfleet.domain import (
-    PUBLIC_GROUP,
     Chunk,
+    ChunkPayload,
     DocumentStatus,
     IndexedChunk,
-    JobStatus,
     ParsedDocument,
     chunk_point_id,
-    document_id,
     heading_path,
 )
 from ragfleet.embedding import Embedder
 from ragfleet.errors import (
-    BadInputError,
     ClaimLostError,
-    ConflictError,
     DependencyError,
     EmptyDocumentError,
-    ForbiddenError,
     JobInterruptedError,
     JobTimeoutError,
-    NotFoundError,
     RagfleetError,
     failure_message,
 )
 from ragfleet.ingest.chunker import Chunker
-from ragfleet.registry.repository import PendingIngest, Registry
+from ragfleet.ingest.versions import retire
+from ragfleet.registry.repository import Registry
 from ragfleet.registry.tables import DocumentRow, JobRow
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore, document_filter
@@ -55,16 +44,6 @@ from ragfleet.telemetry import metrics
 from ragfleet.telemetry.tracing import span
 
 logger = logging.getLogger(__name__)
-
-MAX_ACL_GROUPS = 64
-MAX_GROUP_LENGTH = 256  # the registry's column width
-
-
-@dataclass(slots=True)
-class Accepted:
-    document_id: str
-    job_id: str
-    status: JobStatus
 
 
 @dataclass(slots=True)
@@ -85,32 +64,16 @@ class _Work:
     chunks: list[Chunk]
 
 
-def validate_acl(acl: Sequence[str] | None) -> list[str]:
-    """The document's groups, sorted and unique; none given means public."""
-    groups = sorted(set(acl)) if acl else [PUBLIC_GROUP]
-    if len(groups) > MAX_ACL_GROUPS:
-        raise BadInputError(f"acl has {len(groups)} groups; at most {MAX_ACL_GROUPS} are allowed")
-    for group in groups:
-        if not group.strip() or len(group) > MAX_GROUP_LENGTH:
-            raise BadInputError(f"acl group names take 1 to {MAX_GROUP_LENGTH} characters")
-    return groups
-
-
-def _covers(caller_groups: Sequence[str] | None, acl: Sequence[str]) -> bool:
-    """Whether a caller may write a document shared with ``acl``: it must belong to every group
-    (so a key cannot widen or narrow others' sharing); public documents are writable by all."""
-    return caller_groups is None or set(acl) <= {*caller_groups, PUBLIC_GROUP}
-
-
 def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
     """What is embedded and BM25-encoded: the chunk with its title and heading path."""
     heading = heading_path(document.title, chunk.section)
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
-class IngestionService:
+class Indexer:
     def __init__(
         self,
+        *,
         registry: Registry,
         store: VectorStore,
         embedder: Embedder,
@@ -129,71 +92,6 @@ class IngestionService:
         self.time_limit_s = time_limit_s
         self.max_attempts = max_attempts
         self.stopping = threading.Event()  # set on shutdown: running jobs go back to the queue
-
-    def version(self, document: ParsedDocument, acl: list[str]) -> str:
-        """Everything that shapes the indexed points: a change to any of it is a new version."""
-        digest = hashlib.sha256(document.content_hash().encode())
-        shape = [acl, document.metadata, self.chunker.target, self.chunker.overlap]
-        digest.update(json.dumps(shape, sort_keys=True, default=str).encode())
-        return digest.hexdigest()
-
-    def accept(
-        self,
-        documents: Sequence[ParsedDocument],
-        collection: str,
-        acl: list[str] | None,
-        caller_groups: Sequence[str] | None = None,
-    ) -> list[Accepted]:
-        """Record a job per changed document; an identical version already indexed is a no-op.
-
-        ``caller_groups`` (None: unrestricted) must cover the requested ACL and every existing
-        document being replaced. Raises ``ConflictError`` (nothing recorded) when any document
-        has a job in flight.
-        """
-        groups = validate_acl(acl)
-        if not _covers(caller_groups, groups):
-            raise ForbiddenError("the acl names groups this API key does not belong to")
-        pending: list[PendingIngest] = []
-        for doc in documents:
-            if not doc.text.strip():
-                raise EmptyDocumentError(f"document {doc.source or doc.title!r} has no text")
-            doc_id = document_id(collection, doc.source or None, doc.content_hash())
-            pending.append(
-                PendingIngest(doc_id, collection, self.version(doc, groups), doc, groups)
-            )
-        ids = [p.document_id for p in pending]
-        if len(set(ids)) != len(ids):
-            raise BadInputError("the request holds the same document twice (same source)")
-        existing = self.registry.find_documents(ids)
-        locked = [row.id for row in existing.values() if not _covers(caller_groups, row.acl)]
-        if locked:
-            raise ForbiddenError(
-                f"document {locked[0]} exists and this API key cannot replace it: "
-                "it is shared with groups the key does not belong to"
-            )
-        in_flight = self.registry.active_jobs(ids)
-        if in_flight:
-            doc_id, job = next(iter(in_flight.items()))
-            raise ConflictError(f"document {doc_id} is already being ingested by job {job.id}")
-        results: dict[str, Accepted] = {}
-        changed: list[PendingIngest] = []
-        for item in pending:
-            row = existing.get(item.document_id)
-            unchanged = (
-                row is not None
-                and row.status == DocumentStatus.INDEXED.value
-                and row.version == item.version
-            )
-            if unchanged and row is not None:
-                # Old versions a failed clean-up left behind go now (a no-op when there are none).
-                self._retire(row.collection, row.id, keep=row.version)
-                job = self.registry.record_unchanged(row)
-                results[item.document_id] = Accepted(row.id, job.id, JobStatus.SUCCEEDED)
-            else:
-                changed.append(item)
-        for job in self.registry.enqueue(changed):
-            results[job.document_id] = Accepted(job.document_id, job.id, JobStatus.QUEUED)
-        return [results[i] for i in ids]
 
     def process(
         self,
@@ -285,10 +183,22 @@ class IngestionService:
         the jobs done, so a failure part-way fails only the others."""
         self.store.ensure_collection(collection, self.embedder.dimensions)
         previous = self.registry.find_documents([item.job.document_id for item in items])
+        jobs = [item.job for item in items]
+        self._heartbeat(jobs, "embedding", 0.05)
+        chunks = self._write_points(collection, items, deadline)
+        gone = self.registry.finish_jobs(
+            [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
+        )
+        finished.update(job.id for job in jobs)
+        self._make_live(collection, items, previous, gone)
+        metrics.INGEST_CHUNKS.inc(chunks)
+        metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
+
+    def _write_points(self, collection: str, items: list[_Work], deadline: float) -> int:
+        """Embed and upsert the chunks in batches of ``embed_batch``; returns how many."""
         flat = [(item, chunk) for item in items for chunk in item.chunks]
         now = datetime.now(UTC).isoformat()
         jobs = [item.job for item in items]
-        self._heartbeat(jobs, "embedding", 0.05)
         step = self.embed_batch
         for start in range(0, len(flat), step):
             if self.stopping.is_set():
@@ -319,13 +229,18 @@ class IngestionService:
             with span("ingest.upsert"):
                 self.store.upsert(collection, points)
             metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
-        gone = self.registry.finish_jobs(
-            [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
-        )
-        finished.update(job.id for job in jobs)
-        # The new versions are live; retire what they replace. A failure here leaves old points
-        # beside the new ones (logged; search shows one copy of each chunk, and the next ingest
-        # of the document, changed or not, removes them), never a document without any.
+        return len(flat)
+
+    def _make_live(
+        self,
+        collection: str,
+        items: list[_Work],
+        previous: dict[str, DocumentRow],
+        gone: set[str],
+    ) -> None:
+        """The new versions are live; retire what they replace. A failure here leaves old
+        points beside the new ones (logged; search shows one copy of each chunk, and the next
+        ingest of the document, changed or not, removes them), never a document without any."""
         for item in items:
             doc_id, version = item.job.document_id, item.job.version
             row = previous.get(doc_id)
@@ -335,35 +250,26 @@ class IngestionService:
                 and row.status == DocumentStatus.PENDING.value
             )
             if doc_id in gone:  # deleted while it was being indexed
-                self._retire(collection, doc_id, keep=None)
+                retire(self.store, collection, doc_id, keep=None)
             elif not first_ingest:
-                self._retire(collection, doc_id, keep=version)
-        metrics.INGEST_CHUNKS.inc(len(flat))
-        metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
+                retire(self.store, collection, doc_id, keep=version)
 
     @staticmethod
-    def _payload(item: _Work, chunk: Chunk, now: str) -> dict[str, object]:
-        return {
-            "document_id": item.job.document_id,
-            "chunk_index": chunk.index,
-            "version": item.job.version,
-            "collection": item.job.collection,
-            "source": item.document.source,
-            "title": item.document.title,
-            "section": chunk.section,
-            "page": chunk.page,
-            "acl": item.acl,
-            "text": chunk.text,
-            "meta": item.document.metadata,
-            "indexed_at": now,
-        }
-
-    def _retire(self, collection: str, doc_id: str, keep: str | None) -> None:
-        """Best effort: delete the document's points other than version ``keep`` (all if None)."""
-        try:
-            self.store.delete(collection, document_filter(doc_id, except_version=keep))
-        except RagfleetError as exc:
-            logger.warning("could not retire old chunks of %s: %s", doc_id, exc.message)
+    def _payload(item: _Work, chunk: Chunk, now: str) -> ChunkPayload:
+        return ChunkPayload(
+            document_id=item.job.document_id,
+            chunk_index=chunk.index,
+            version=item.job.version,
+            collection=item.job.collection,
+            source=item.document.source,
+            title=item.document.title,
+            section=chunk.section,
+            page=chunk.page,
+            acl=tuple(item.acl),
+            text=chunk.text,
+            meta=item.document.metadata,
+            indexed_at=now,
+        )
 
     def _discard_new_versions(self, collection: str, items: list[_Work]) -> None:
         """Best effort: remove the points a failed job wrote, unless that version is live."""
@@ -386,44 +292,3 @@ class IngestionService:
         failed = sum(self.registry.fail_job(job.id, message, job.attempts) for job in jobs)
         metrics.INGEST_JOBS.labels("failed").inc(failed)
         logger.warning("ingestion failed for %d job(s): %s", failed, message)
-
-    def retry(self, job_id: str, caller_groups: Sequence[str] | None = None) -> JobRow:
-        """A new queued job for a failed one; the caller must be allowed to write the document."""
-        failed = self.registry.get_job(job_id, caller_groups)
-        self._writable(failed.document_id, caller_groups)
-        return self.registry.retry_job(job_id)
-
-    def _writable(self, doc_id: str, caller_groups: Sequence[str] | None) -> DocumentRow:
-        """The document if the caller may change it: 404 when unreadable, 403 when shared with
-        groups the caller lacks."""
-        row = self.registry.get_document(doc_id, caller_groups)
-        if not _covers(caller_groups, row.acl):
-            raise ForbiddenError(
-                f"document {doc_id} is shared with groups this API key does not belong to"
-            )
-        return row
-
-    def drop_collection(self, name: str, caller_groups: Sequence[str] | None = None) -> int:
-        """Remove a collection's documents and its index; returns the documents removed.
-
-        The registry goes first: if the store then fails, calling again finishes the drop
-        (the reverse order could leave documents listed as indexed with no points).
-        """
-        if caller_groups is not None:
-            raise ForbiddenError("only an API key without groups may drop a collection")
-        removed = self.registry.delete_collection(name)
-        if not removed and not self.store.has_collection(name):
-            raise NotFoundError(f"collection {name} not found")
-        self.store.drop_collection(name)
-        return removed
-
-    def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
-        """Remove a document from the registry and its chunks from the index."""
-        row = self._writable(doc_id, caller_groups)
-        in_flight = self.registry.active_jobs([doc_id])
-        if in_flight:
-            raise ConflictError(
-                f"document {doc_id} is being ingested by job {in_flight[doc_id].id}"
-            )
-        self.store.delete(row.collection, document_filter(doc_id))
-        self.registry.delete_document(doc_id)

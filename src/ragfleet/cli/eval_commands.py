@@ -1,0 +1,122 @@
+"""``ragfleet eval``: retrieval quality on BEIR datasets (nDCG, recall, MRR, latency).
+
+The evaluation package is imported inside the functions, so other commands never load it."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from ragfleet.cli.common import console, errors, exit_on_error, load_settings, open_services
+from ragfleet.cli.ingest_commands import ingest_documents
+from ragfleet.ingest.parsers import parse_text
+from ragfleet.retrieval.search import SearchRequest
+from ragfleet.retrieval.store import SearchMode
+from ragfleet.services import Services
+
+if TYPE_CHECKING:
+    from ragfleet.domain import SearchHit
+    from ragfleet.evaluation.beir import Dataset
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the ``eval`` group and its commands to ``app``."""
+    eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+    eval_app.command("beir")(eval_beir)
+    app.add_typer(eval_app, name="eval")
+
+
+def index_corpus(services: Services, dataset: Dataset, collection: str, reindex: bool) -> float:
+    """Index the dataset's documents into ``collection``; returns the seconds it took."""
+    if reindex:
+        services.store.drop_collection(collection)
+    documents = [
+        parse_text(text or title, title, doc_id, {})
+        for doc_id, (title, text) in dataset.corpus.items()
+        if (text or title).strip()
+    ]
+    began = time.perf_counter()
+    ingest_documents(services, documents, collection, f"Indexing {len(documents)} documents")
+    return time.perf_counter() - began
+
+
+def score_mode(
+    services: Services, dataset: Dataset, collection: str, mode: SearchMode
+) -> dict[str, float]:
+    """Run every query in one search mode, with a progress bar; returns the metrics."""
+    from ragfleet.evaluation import beir
+
+    def run(text: str) -> list[SearchHit]:
+        request = SearchRequest(text, collection, beir.RANK_DEPTH * 3, mode)
+        return services.search.search(request).hits
+
+    with Progress(*Progress.get_default_columns(), console=errors) as progress:
+        task = progress.add_task(f"{mode.value} queries", total=len(dataset.queries))
+        return beir.evaluate(dataset, run, functools.partial(progress.advance, task))
+
+
+def print_report(
+    directory: Path,
+    split: str,
+    ingest_seconds: float,
+    results: dict[str, dict[str, float]],
+    as_json: bool,
+) -> None:
+    """The metrics per mode: JSON on stdout, or a table."""
+    from ragfleet.evaluation import beir
+
+    if as_json:
+        report = {
+            "dataset": str(directory),
+            "split": split,
+            "ingest_seconds": round(ingest_seconds, 1),
+            "modes": results,
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    table = Table("mode", *beir.CUTOFFS, "p50 ms", "p95 ms", title=f"{directory.name} ({split})")
+    for key, row in results.items():
+        table.add_row(
+            key,
+            *(f"{row[c]:.4f}" for c in beir.CUTOFFS),
+            f"{row['latency_p50_ms']:.1f}",
+            f"{row['latency_p95_ms']:.1f}",
+        )
+    console.print(table)
+
+
+def eval_beir(
+    directory: Annotated[Path, typer.Argument(help="BEIR dataset folder (corpus.jsonl, ...).")],
+    split: Annotated[str, typer.Option(help="qrels split to score.")] = "test",
+    mode: Annotated[
+        list[SearchMode] | None, typer.Option("--mode", "-m", help="Modes to score (default all).")
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option(help="Collection to index into (default beir-<folder>).")
+    ] = None,
+    reindex: Annotated[bool, typer.Option(help="Drop and rebuild the collection first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Index a BEIR dataset into its own collection and print nDCG@10, recall and MRR."""
+    from ragfleet.evaluation import beir
+
+    settings = load_settings()
+    with exit_on_error(2):
+        dataset = beir.load(directory, split)
+    name = collection or "beir-" + "".join(
+        c if c.isalnum() else "-" for c in directory.name.lower()
+    )
+    modes = mode or list(SearchMode)
+    settings.retrieval.max_top_k = max(settings.retrieval.max_top_k, beir.RANK_DEPTH * 3)
+    with open_services(settings) as services:
+        ingest_seconds = index_corpus(services, dataset, name, reindex)
+        results = {m.value: score_mode(services, dataset, name, m) for m in modes}
+    print_report(directory, split, ingest_seconds, results, as_json)
