@@ -13,16 +13,19 @@ ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock requirements-local.lock ./
 COPY src ./src
-# With EXTRAS set, torch comes pinned from the CPU index; PyPI's default torch wheel pulls CUDA.
+# Exactly the locked dependencies (hashes checked, `make lock`), then ragfleet itself. With EXTRAS
+# set, torch comes pinned from the CPU index first; PyPI's default torch wheel pulls CUDA.
 RUN if [ -n "${EXTRAS}" ]; then \
-        pip wheel --no-cache-dir --wheel-dir /wheels \
-            --extra-index-url https://download.pytorch.org/whl/cpu \
-            "torch==2.13.0" ".[${EXTRAS}]"; \
+        pip wheel --no-cache-dir --wheel-dir /wheels --no-deps \
+            --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0" \
+        && pip wheel --no-cache-dir --wheel-dir /wheels --no-deps --require-hashes \
+            -r requirements-local.lock; \
     else \
-        pip wheel --no-cache-dir --wheel-dir /wheels .; \
-    fi
+        pip wheel --no-cache-dir --wheel-dir /wheels --no-deps --require-hashes -r requirements.lock; \
+    fi \
+    && pip wheel --no-cache-dir --wheel-dir /wheels --no-deps .
 
 # --- runtime: the slim base plus the installed wheels, nothing else -------------------------
 FROM ${PYTHON_IMAGE} AS runtime

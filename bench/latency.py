@@ -1,11 +1,14 @@
-"""Search latency over loopback HTTP, against the same search in-process.
+"""Search latency and throughput over loopback HTTP, against the same search in-process and a
+bare single-query encode loop of the same model.
 
     python bench/latency.py ../shared/data/beir/scifact --data-dir DIR [--requests 300]
 
 DIR must hold an index built by ``ragfleet eval beir`` (collection ``beir-scifact``). The script
-first times the search service in-process, then starts ``ragfleet serve`` on a free loopback
-port (Qdrant Edge is single-process, so never both at once) and replays the SciFact queries with
-1 client and with 8 concurrent clients.
+first times a bare loop embedding one query at a time with the ONNX query encoder (the floor a
+search cannot beat), then the search service in-process, then starts ``ragfleet serve`` on a
+free loopback port (Qdrant Edge is single-process, so never both at once) and replays the
+SciFact queries with 1, 8 and 32 concurrent clients. The server's peak RSS (VmHWM) is read
+after the load and its resident size again after a pause, to show what comes back.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from pathlib import Path
 
 import httpx
 
+from ragfleet.embedding.local import build_encoder
 from ragfleet.evaluation.beir import load
 from ragfleet.retrieval.search import SearchRequest
 from ragfleet.retrieval.store import SearchMode
 from ragfleet.services import build_services
-from ragfleet.settings import Settings
+from ragfleet.settings import EmbeddingSettings, Settings
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -42,6 +46,29 @@ def percentiles(samples: list[float]) -> dict[str, float]:
         "p99_ms": at(0.99),
         "mean_ms": round(statistics.mean(ordered) * 1000, 2),
     }
+
+
+def bare_encode(queries: list[str]) -> dict[str, float]:
+    """One query at a time through the ONNX query encoder, nothing else."""
+    settings = EmbeddingSettings()
+    encoder = build_encoder("onnx", settings.threads, settings.cache_dir)
+    encoder.encode(["warm up"])
+    samples = []
+    for text in queries:
+        began = time.perf_counter()
+        encoder.encode([text])
+        samples.append(time.perf_counter() - began)
+    return {**percentiles(samples), "queries_per_s": round(len(samples) / sum(samples), 1)}
+
+
+def memory_mb(pid: int) -> dict[str, int]:
+    """Peak (VmHWM) and current (VmRSS) resident size of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            fields[key] = int(value.split()[0]) // 1024
+    return {"peak_rss_mb": fields["VmHWM"], "rss_mb": fields["VmRSS"]}
 
 
 def in_process(data_dir: Path, collection: str, queries: list[str]) -> dict[str, float]:
@@ -108,7 +135,8 @@ def main() -> None:
     dataset = load(args.dataset, "test")
     queries = (list(dataset.queries.values()) * 10)[: args.requests]
     report: dict[str, object] = {
-        "in_process_hybrid": in_process(args.data_dir, args.collection, queries)
+        "bare_query_encode": bare_encode(queries),
+        "in_process_hybrid": in_process(args.data_dir, args.collection, queries),
     }
 
     port = free_port()
@@ -131,8 +159,17 @@ def main() -> None:
         else:
             raise SystemExit("the server did not become ready")
         http_run(url, args.collection, queries[:20], 1)  # warm up
-        report["http_hybrid_1_client"] = http_run(url, args.collection, queries, 1)
-        report["http_hybrid_8_clients"] = http_run(url, args.collection, queries, 8)
+        report["serve_memory_ready"] = memory_mb(server.pid)
+        for clients in (1, 8, 32):
+            report[f"http_hybrid_{clients}_clients"] = http_run(
+                url, args.collection, queries, clients
+            )
+        report["serve_memory_after_load"] = memory_mb(server.pid)
+        time.sleep(10)
+        report["serve_memory_10s_later"] = memory_mb(server.pid)
+        bare = report["bare_query_encode"]["queries_per_s"]  # type: ignore[index]
+        eight = report["http_hybrid_8_clients"]["requests_per_s"]  # type: ignore[index]
+        report["http_8_clients_per_s_over_bare_encode_per_s"] = round(eight / bare, 2)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -13,10 +13,10 @@ MAX_FUNCTION_LINES = 60
 # Bottom to top: a module may import its own package and those of lower layers only.
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"domain", "backoff", "text"},
+    {"domain", "backoff", "text", "ownership"},
     {"settings"},
     {"telemetry", "http"},
-    {"embedding", "registry"},
+    {"embedding", "registry", "security"},
     {"retrieval"},
     {"ingest", "generation"},
     {"workers", "evaluation"},

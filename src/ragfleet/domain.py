@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from ragfleet.errors import BadInputError
 
@@ -22,6 +24,38 @@ MetadataValue = str | int | float | bool | list[str] | list[int]
 
 # Collection names become Qdrant collection names and directory names.
 COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+MAX_METADATA_KEYS = 64
+MAX_METADATA_TEXT = 4096  # characters of one string value
+MAX_METADATA_LIST = 256  # items of one list value
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def validate_metadata(value: dict[str, Any]) -> dict[str, MetadataValue]:
+    """User metadata as the store indexes it: bounded keys, finite numbers, flat values.
+    Applied to every way a document arrives (JSON body, form field, JSON/JSONL files, CLI)."""
+    if len(value) > MAX_METADATA_KEYS:
+        raise BadInputError(f"at most {MAX_METADATA_KEYS} metadata keys ({len(value)} given)")
+    for key, item in value.items():
+        if not _METADATA_KEY.fullmatch(key):
+            raise BadInputError(f"metadata key {key!r} must be 1-64 letters, digits or '_'")
+        items = item if isinstance(item, list) else [item]
+        if isinstance(item, list) and len(item) > MAX_METADATA_LIST:
+            raise BadInputError(f"metadata {key!r}: at most {MAX_METADATA_LIST} list items")
+        for element in items:
+            _check_metadata_value(key, element, listed=isinstance(item, list))
+    return value
+
+
+def _check_metadata_value(key: str, value: object, *, listed: bool) -> None:
+    allowed = (str, int) if listed else (str, int, float, bool)
+    if not isinstance(value, allowed) or (listed and isinstance(value, bool)):
+        raise BadInputError(f"metadata {key!r}: use a string, number, boolean or list of them")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInputError(f"metadata {key!r}: numbers must be finite")
+    if isinstance(value, str) and len(value) > MAX_METADATA_TEXT:
+        raise BadInputError(f"metadata {key!r}: strings take at most {MAX_METADATA_TEXT} chars")
 
 
 def utcnow() -> datetime:
@@ -114,6 +148,8 @@ class ChunkPayload:
     text: str
     meta: Mapping[str, MetadataValue]
     indexed_at: str  # ISO 8601, UTC
+    # Instruction-like text found at ingest (ragfleet.security.injection): shown, maybe excluded.
+    injection_suspected: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -129,6 +165,7 @@ class ChunkPayload:
             "text": self.text,
             "meta": dict(self.meta),
             "indexed_at": self.indexed_at,
+            "injection_suspected": self.injection_suspected,
         }
 
     @classmethod
@@ -150,6 +187,7 @@ class ChunkPayload:
             text=_str(data.get("text")),
             meta={str(k): v for k, v in meta.items()} if isinstance(meta, dict) else {},
             indexed_at=_str(data.get("indexed_at")),
+            injection_suspected=data.get("injection_suspected") is True,
         )
 
 
@@ -172,6 +210,7 @@ class Location:
     section: str
     source: str
     page: int | None
+    injection_suspected: bool = False
 
 
 @dataclass(slots=True)
@@ -208,6 +247,7 @@ class SearchHit:
             section=p.section,
             source=p.source,
             page=p.page,
+            injection_suspected=p.injection_suspected,
         )
 
 
@@ -216,6 +256,7 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class DocumentStatus(StrEnum):
@@ -233,9 +274,18 @@ def heading_path(title: str, section: str) -> str:
     return f"{title} > {section}"
 
 
-def document_id(collection: str, source: str | None, content_hash: str) -> str:
-    """Documents with a source are identified by it (so re-ingest replaces), else by content."""
+def document_id(
+    collection: str, source: str | None, content_hash: str, owner: Sequence[str] | None = None
+) -> str:
+    """Documents with a source are identified by it (so re-ingest replaces), else by content.
+
+    ``owner`` is the writing key's ACL groups when it has any: each tenant's sources are its
+    own, so two tenants posting ``guide.md`` get two documents, and no answer to a write can
+    tell a tenant that another one holds a source. Keys without groups (operators, the CLI)
+    share one namespace."""
     key = f"source:{source}" if source else f"content:{content_hash}"
+    if owner is not None:
+        key += "\x00owner:" + ",".join(sorted(set(owner)))
     return str(uuid.uuid5(ID_NAMESPACE, f"{collection}\x00{key}"))
 
 

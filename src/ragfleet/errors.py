@@ -5,14 +5,18 @@ RagfleetError
 │   ├── UnsupportedDocumentError   415  file type ragfleet cannot parse
 │   ├── DocumentTooLargeError      413  over limits.max_upload_bytes
 │   ├── EmptyDocumentError         422  nothing but whitespace after parsing
+│   ├── ParseLimitError            422  parsing ran over its time, memory or output limit
 │   └── InvalidFilterError         422  a search filter that cannot be applied
 ├── AuthError                      401  missing or wrong API key
 ├── ForbiddenError                 403  the key's ACL groups do not cover the document
 ├── NotFoundError                  404  unknown document, job or collection
 ├── ConflictError                  409  the resource is busy (an ingest already in flight)
+│   └── StoreBusyError                    another process owns the embedded store
+├── RateLimitedError               429  over the key's request rate or token quota
 ├── OverloadedError                503  the ingestion queue is full
 ├── DependencyError                503  a backing service failed (vector store, embeddings, ...)
 │   └── LLMError                         the chat endpoint failed; answers fall back, never surface
+├── IntegrityError                       registry and store disagree (start refused; see doctor)
 └── job outcomes, recorded on the job and never raised to a client:
     ├── ClaimLostError                   another run took the job over; this run stops quietly
     ├── JobInterruptedError              shutting down; the job goes back to the queue
@@ -44,6 +48,12 @@ class UnsupportedDocumentError(BadInputError):
 
 class DocumentTooLargeError(BadInputError):
     code = "too_large"
+
+
+class ParseLimitError(BadInputError):
+    """A file whose parse ran over a time, memory or output limit; it alone is refused."""
+
+    code = "parse_limit"
 
 
 class EmptyDocumentError(BadInputError):
@@ -89,8 +99,37 @@ class ConflictError(RagfleetError):
     code = "conflict"
 
 
+class StoreBusyError(ConflictError):
+    """Another process holds the embedded store's folder (Qdrant Edge is single-process)."""
+
+    code = "store_busy"
+
+
+class RateLimitedError(RagfleetError):
+    """``retry_after`` is the whole seconds until the limit lets the caller in again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class OverloadedError(RagfleetError):
+    """``retry_after``: whole seconds after which trying again is reasonable."""
+
     code = "overloaded"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class IntegrityError(RagfleetError):
+    """The registry and the vector store disagree, or a store file is damaged; found at start
+    or by ``ragfleet doctor``, which can repair what is repairable."""
+
+    code = "integrity"
 
 
 class DependencyError(RagfleetError):

@@ -16,11 +16,17 @@ from ragfleet.generation.llm import ChatClient
 from ragfleet.ingest.admission import Admission
 from ragfleet.ingest.chunker import Chunker
 from ragfleet.ingest.indexer import Indexer
+from ragfleet.ingest.integrity import check_at_start
+from ragfleet.ingest.sandbox import ParseSandbox
 from ragfleet.registry.repository import Registry
+from ragfleet.retrieval.fusion import Fusion, FusionMethod
 from ragfleet.retrieval.rerank import HttpReranker
 from ragfleet.retrieval.search import SearchService
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore
+from ragfleet.retrieval.tuning import FusionTable
+from ragfleet.security.guard import PassageGuard
+from ragfleet.security.ratelimit import RateLimits
 from ragfleet.settings import Settings
 from ragfleet.telemetry.tracing import configure_tracing
 from ragfleet.workers.context import TaskContext
@@ -55,19 +61,40 @@ def build_store(settings: Settings) -> VectorStore:
             client = QdrantClient(
                 url=settings.qdrant.url, api_key=api_key, timeout=int(settings.qdrant.timeout_s)
             )
-        return QdrantVectorStore(client, settings.qdrant.collection_prefix)
+        return QdrantVectorStore(
+            client, settings.qdrant.collection_prefix, settings.retrieval.indexed_metadata
+        )
     from ragfleet.retrieval.edge_store import EdgeVectorStore
 
-    return EdgeVectorStore(settings.data_dir / "qdrant", settings.qdrant.collection_prefix)
+    return EdgeVectorStore(
+        settings.data_dir / "qdrant",
+        settings.qdrant.collection_prefix,
+        settings.retrieval.indexed_metadata,
+    )
+
+
+def open_stores(settings: Settings, *, check: bool = True) -> tuple[Registry, VectorStore]:
+    """The registry (migrated) and the vector store. With ``check``, an embedded store that
+    disagrees with the registry is refused (see ``ingest.integrity``); a server deployment
+    leaves that to ``ragfleet doctor`` (its stores may be briefly unreachable at start)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry(settings.database_url, settings.database.pool_size)
+    store: VectorStore | None = None
+    try:
+        registry.migrate()
+        store = build_store(settings)
+        if check and not settings.qdrant.url:
+            check_at_start(registry, store, str(settings.data_dir / "qdrant"))
+    except BaseException:
+        close_all(store, registry)
+        raise
+    return registry, store
 
 
 def build_task_context(settings: Settings, embedder: Embedder | None = None) -> TaskContext:
     """What running ingestion jobs needs (a worker builds only this), migrations applied."""
     configure_tracing(settings.tracing)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    registry = Registry(settings.database_url, settings.database.pool_size)
-    registry.migrate()
-    store = build_store(settings)
+    registry, store = open_stores(settings)
     retrieval, jobs = settings.retrieval, settings.jobs
     indexer = Indexer(
         registry=registry,
@@ -91,11 +118,13 @@ class Services:
     settings: Settings
     tasks: TaskContext
     admission: Admission
+    parser: ParseSandbox
     search: SearchService
     answers: AnswerService
     runner: JobRunner
     llm: ChatClient | None
     reranker: HttpReranker | None
+    limits: RateLimits
 
     @property
     def registry(self) -> Registry:
@@ -113,27 +142,55 @@ class Services:
     def embedder(self) -> Embedder:
         return self.tasks.indexer.embedder
 
+    @property
+    def guard(self) -> PassageGuard:
+        return self.answers.guard
+
     def close(self) -> None:
         self.runner.close()
-        close_all(self.llm, self.reranker)
+        close_all(self.parser, self.llm, self.reranker)
         close_task_context(self.tasks)
 
 
 def build_answers(
-    settings: Settings, search: SearchService, tasks: TaskContext, llm: ChatClient | None
+    settings: Settings,
+    search: SearchService,
+    tasks: TaskContext,
+    llm: ChatClient | None,
+    limits: RateLimits,
 ) -> AnswerService:
     embedder = tasks.indexer.embedder
+    quality = settings.quality
     grounding = GroundednessScorer(
-        embedder, settings.quality.sentence_similarity, settings.quality.grounded_threshold
+        embedder, quality.sentence_similarity, quality.grounded_threshold, quality.relevance_floor
     )
     pricing = Pricing(
-        settings.llm.prompt_cost_per_1k_tokens, settings.llm.completion_cost_per_1k_tokens
+        settings.llm.prompt_cost_per_1k_tokens,
+        settings.llm.completion_cost_per_1k_tokens,
+        quota=limits.spend_tokens,
     )
     pricing.register([key.name for key in settings.auth.api_keys] or [ANONYMOUS])
     extractive = ExtractiveAnswerer(embedder, tasks.indexer.sparse)
     return AnswerService(
-        search=search, extractive=extractive, llm=llm, grounding=grounding, pricing=pricing
+        search=search,
+        extractive=extractive,
+        llm=llm,
+        grounding=grounding,
+        pricing=pricing,
+        guard=PassageGuard(settings.security),
     )
+
+
+def build_fusion_table(settings: Settings) -> FusionTable:
+    """Tuned fusion per collection, defaulting to the retrieval settings."""
+    retrieval = settings.retrieval
+    default = Fusion(
+        FusionMethod(retrieval.fusion),
+        retrieval.dense_weight,
+        retrieval.sparse_weight,
+        retrieval.rrf_k,
+    )
+    return FusionTable(settings.tuning_file, default)
 
 
 def build_services(
@@ -148,6 +205,7 @@ def build_services(
         embedder=tasks.indexer.embedder,
         sparse=tasks.indexer.sparse,
         settings=settings.retrieval,
+        fusions=build_fusion_table(settings),
         reranker=reranker,
         rerank_candidates=settings.reranker.candidates,
     )
@@ -163,12 +221,15 @@ def build_services(
         settings.embeddings.backend,
         "configured" if llm else "extractive",
     )
+    limits = RateLimits(settings.limits, settings.redis.url)
     services = Services(
         settings=settings,
         tasks=tasks,
         admission=admission,
+        parser=ParseSandbox(settings.parsing),
         search=search,
-        answers=build_answers(settings, search, tasks, llm),
+        answers=build_answers(settings, search, tasks, llm, limits),
+        limits=limits,
         runner=runner,
         llm=llm,
         reranker=reranker,

@@ -14,7 +14,7 @@ import re
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AnyUrl,
@@ -33,6 +33,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ragfleet.domain import validate_collection_name
 
 SECRETS_DIR = Path("/run/secrets/ragfleet")
+# PII types ragfleet detects offline: Presidio's pattern recognizers with checksums or context.
+PiiEntity = Literal[
+    "EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "PHONE_NUMBER", "IP_ADDRESS"
+]
 PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "password", "example"})
 
 
@@ -118,6 +122,16 @@ class LLMSettings(EndpointSettings):
     completion_cost_per_1k_tokens: float = Field(
         0.0, ge=0, description="Price of 1,000 completion tokens, for the per-tenant cost metric."
     )
+    wake_timeout_s: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="While the endpoint refuses connections (inference scaled to zero), hold an "
+        "answer up to this long for it to wake instead of answering extractively; 0: never hold.",
+    )
+    wake_poll_s: float = Field(
+        2.0, gt=0, le=60, description="How often a held answer probes the endpoint."
+    )
 
 
 class EmbeddingSettings(EndpointSettings):
@@ -129,9 +143,37 @@ class EmbeddingSettings(EndpointSettings):
         None, ge=8, le=8192, description="Vector size; probed from the endpoint when unset."
     )
     batch_size: int = Field(64, ge=1, le=2048, description="Texts per embedding call.")
+    batch_tokens: int = Field(
+        4096,
+        ge=256,
+        le=1_000_000,
+        description="Local model: padded tokens per ingest sub-batch (bounds its memory); "
+        "queries go ahead of ingestion between sub-batches.",
+    )
     max_retries: int = Field(3, ge=0, le=10, description="Retries on transient endpoint errors.")
     threads: int | None = Field(
         None, ge=1, le=256, description="CPU threads for the local model (default: all cores)."
+    )
+    query_runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="Local model runtime for search queries (onnx needs no torch once exported).",
+    )
+    batch_runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="Local model runtime for ingestion and answer batches."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Where the local model's ONNX export is kept (default: ~/.cache/ragfleet).",
+    )
+    query_window_ms: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="How long a query waits for others to embed with it (0: only queries "
+        "already queued join; on a CPU a batch costs about the sum of its queries).",
+    )
+    query_max_batch: int = Field(
+        32, ge=1, le=1024, description="Most queries embedded in one micro-batch."
     )
 
     @model_validator(mode="after")
@@ -168,13 +210,31 @@ class ChunkingSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """Search defaults and bounds."""
 
+    indexed_metadata: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Metadata keys that get a payload index (filters on them stay fast at "
+        'scale), as JSON: ["lang", "year"]. Other keys filter too, without an index.',
+    )
     mode: Literal["hybrid", "dense", "sparse"] = Field("hybrid", description="Default mode.")
     top_k: int = Field(5, ge=1, le=100, description="Hits returned when the request names none.")
     max_top_k: int = Field(100, ge=1, le=1000, description="Largest top_k a request may ask for.")
     candidates: int = Field(100, ge=1, le=2000, description="Candidates per retriever in hybrid.")
-    dense_weight: float = Field(1.0, ge=0, le=100, description="RRF weight of dense candidates.")
-    sparse_weight: float = Field(1.0, ge=0, le=100, description="RRF weight of sparse candidates.")
+    fusion: Literal["rrf", "dbsf", "weighted"] = Field(
+        "rrf",
+        description="Hybrid fusion for collections `ragfleet tune` has not tuned: reciprocal "
+        "rank, distribution-based score, or weighted min-max score fusion.",
+    )
+    dense_weight: float = Field(1.0, ge=0, le=100, description="Fusion weight of dense candidates.")
+    sparse_weight: float = Field(
+        1.0, ge=0, le=100, description="Fusion weight of sparse candidates."
+    )
     rrf_k: int = Field(60, ge=1, le=1000, description="RRF rank constant.")
+    tuning_file: Path | None = Field(
+        None,
+        description="Per-collection fusion chosen by `ragfleet tune` (default: "
+        "<data_dir>/fusion.json); read at start and when it changes.",
+    )
     bm25_k1: float = Field(1.2, ge=0, le=10, description="BM25 term-frequency saturation.")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation.")
     bm25_avg_len: float = Field(
@@ -182,6 +242,11 @@ class RetrievalSettings(BaseModel):
     )
     max_query_chars: int = Field(2000, ge=16, le=100_000, description="Longest accepted query.")
     answer_passages: int = Field(5, ge=1, le=50, description="Passages given to the answerer.")
+
+
+# For all-MiniLM-L6-v2: under every judged BEIR SciFact test question (lowest 0.334, `ragfleet
+# eval floor`), over off-topic questions to the sample corpus (0.12-0.26). README, "Abstention".
+RELEVANCE_FLOOR = 0.3
 
 
 class QualitySettings(BaseModel):
@@ -193,21 +258,101 @@ class QualitySettings(BaseModel):
     grounded_threshold: float = Field(
         0.6, ge=0, le=1, description="Share of supported sentences below which grounded=false."
     )
+    relevance_floor: float = Field(
+        RELEVANCE_FLOOR,
+        ge=-1,
+        le=1,
+        description="Best question-passage cosine similarity under which an answer abstains "
+        "(grounded=false, no citations); set for the bundled model from BEIR SciFact "
+        "(`ragfleet eval floor`); recalibrate for another embedding model. -1: never abstain.",
+    )
 
 
 class LimitSettings(BaseModel):
-    """Upload bounds."""
+    """Upload bounds, rate limits and quotas; counted in Redis when redis.url is set (shared by
+    replicas), else in this process."""
 
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest accepted file.")
     max_files_per_request: int = Field(100, ge=1, le=10_000, description="Files per upload.")
+    requests_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key (0: unlimited)."
+    )
+    tokens_per_day: int = Field(
+        0, ge=0, description="LLM tokens (prompt + completion) per API key per day (0: unlimited)."
+    )
+    auth_failures_per_minute: int = Field(
+        20,
+        ge=0,
+        description="Failed authentications per client address per minute before that address "
+        "gets 429 (0: unlimited).",
+    )
+
+
+class ParsingSettings(BaseModel):
+    """Parsing uploads in child processes, each parse bounded (a crafted file fails alone)."""
+
+    workers: int = Field(2, ge=1, le=64, description="Parser processes (started on first use).")
+    timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Wall time of one file's parse; its process is killed."
+    )
+    memory_mb: int = Field(
+        1024, ge=256, description="Address space of a parser process (MiB); beyond, refused."
+    )
+    max_chars: int = Field(
+        20_000_000, ge=1000, description="Characters of text one file may parse into."
+    )
+
+
+class AdmissionSettings(BaseModel):
+    """Bounded serving work: what one client or one big request may hold of the process."""
+
+    max_inflight_queries: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="Searches and questions computed at once per process; more wait, then 503.",
+    )
+    queue_timeout_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="How long a search or question waits for a free slot before its 503.",
+    )
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body on routes other than document uploads (413 beyond).",
+    )
+    max_upload_request_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="Largest document upload request, all files together (413 beyond).",
+    )
+
+
+Scope = Literal["read", "write", "admin"]
+DEFAULT_SCOPES: tuple[Scope, ...] = ("read", "write")
+KEY_HASH_SCHEME = "sha256"
 
 
 class ApiKey(BaseModel):
-    """One API key and the ACL groups its holder may read (None: every document)."""
+    """One API key: its secret (``key_hash`` from ``ragfleet keys create``, or in development
+    ``key`` in plaintext), the ACL groups its holder may read (None: every document) and what
+    it may do."""
 
-    key: SecretStr
-    name: str = "default"
+    key: SecretStr | None = None
+    key_hash: str | None = Field(
+        None, pattern=rf"^{KEY_HASH_SCHEME}\$[0-9a-f]{{32}}\$[0-9a-f]{{64}}$"
+    )
+    name: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     groups: list[str] | None = None
+    scopes: list[Scope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ApiKey:
+        if (self.key is None) == (self.key_hash is None):
+            raise ValueError("give an API key either key_hash or (in development) key")
+        return self
 
 
 class AuthSettings(BaseModel):
@@ -215,9 +360,54 @@ class AuthSettings(BaseModel):
 
     api_keys: list[ApiKey] = Field(
         default_factory=list,
-        description='Keys accepted on /v1, as JSON: [{"key": "...", "name": "web", '
-        '"groups": ["eng"]}]; groups null means every document.',
+        description='Keys accepted on /v1, as JSON: [{"key_hash": "sha256$...", "name": "web", '
+        '"groups": ["eng"], "scopes": ["read", "write"]}]; groups null means every document; '
+        "scopes: read, write (default both), admin (drop collections, narrow public "
+        "documents). Several keys may share a name (rotation).",
     )
+
+
+PiiPolicy = Literal["off", "redact-for-llm", "redact-everywhere"]
+
+
+class SecuritySettings(BaseModel):
+    """PII redaction and the prompt-injection guard."""
+
+    pii_policy: PiiPolicy = Field(
+        "redact-for-llm",
+        description="What is redacted: off; redact-for-llm (passages and question sent to the "
+        "LLM); redact-everywhere (also search hits, citations and extractive answers).",
+    )
+    pii_collections: dict[str, PiiPolicy] = Field(
+        default_factory=dict,
+        description='Per-collection policies overriding pii_policy, as JSON: {"hr": '
+        '"redact-everywhere"}.',
+    )
+    pii_entities: list[PiiEntity] = Field(
+        default_factory=lambda: list(get_args(PiiEntity)),
+        min_length=1,
+        description="PII types detected (Presidio entity names).",
+    )
+    retain_queries: bool = Field(
+        False,
+        description="Keep the text of answered questions in the registry (for evaluation); "
+        "who asked is always kept, so feedback is accepted from that key only.",
+    )
+    flagged_passages: Literal["include", "exclude"] = Field(
+        "include",
+        description="Passages flagged at ingest as instruction-like: include them in answer "
+        "context (quoted and marked) or exclude them.",
+    )
+
+    @field_validator("pii_collections")
+    @classmethod
+    def _collections(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            validate_collection_name(name)
+        return value
+
+    def pii_policy_for(self, collection: str) -> PiiPolicy:
+        return self.pii_collections.get(collection, self.pii_policy)
 
 
 class ServerSettings(BaseModel):
@@ -226,6 +416,23 @@ class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Bind address; 0.0.0.0 only behind auth.")
     port: int = Field(8000, ge=1, le=65535, description="Listen port.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+    api_docs: bool | None = Field(
+        None,
+        description="Serve /docs and /openapi.json; unset: only in the development environment.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token /metrics requires (Prometheus bearer_token); outside "
+        "development /metrics is refused without one, as it names every tenant.",
+    )
+    readiness_grace_s: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="How long a failing dependency keeps /readyz at 503; after that the pod "
+        "reports ready (status degraded) so a shared outage neither empties the Service nor "
+        "blocks a rollout forever. 0: dependencies never gate readiness.",
+    )
 
 
 class JobSettings(BaseModel):
@@ -351,7 +558,10 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     quality: QualitySettings = QualitySettings()
     limits: LimitSettings = LimitSettings()
+    admission: AdmissionSettings = AdmissionSettings()
+    parsing: ParsingSettings = ParsingSettings()
     auth: AuthSettings = AuthSettings()
+    security: SecuritySettings = SecuritySettings()
     server: ServerSettings = ServerSettings()
     jobs: JobSettings = JobSettings()
     redis: RedisSettings = RedisSettings()
@@ -366,7 +576,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
-        secrets = [k.key for k in self.auth.api_keys]
+        secrets = [k.key for k in self.auth.api_keys if k.key is not None]
         secrets += [
             s
             for s in (
@@ -374,6 +584,7 @@ class Settings(BaseSettings):
                 self.qdrant.api_key,
                 self.embeddings.api_key,
                 self.reranker.api_key,
+                self.server.metrics_token,
             )
             if s is not None
         ]
@@ -395,6 +606,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"placeholder secret refused in {self.environment}")
             if not self.auth.api_keys:
                 raise ValueError(f"auth.api_keys must be set in {self.environment}")
+            if any(k.key is not None for k in self.auth.api_keys):
+                raise ValueError(
+                    f"plaintext auth.api_keys[].key refused in {self.environment}: store "
+                    "key_hash instead (ragfleet keys create)"
+                )
         return self
 
     @property
@@ -405,6 +621,12 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
 
     @property
+    def api_docs_enabled(self) -> bool:
+        if self.server.api_docs is not None:
+            return self.server.api_docs
+        return self.environment == "development"
+
+    @property
     def worker_name(self) -> str:
         """This process's name on jobs it runs; stable across restarts of the same pod or host."""
         return self.worker.name or f"ragfleet@{socket.gethostname()}"
@@ -412,6 +634,10 @@ class Settings(BaseSettings):
     @property
     def heartbeat_file(self) -> Path:
         return self.worker.heartbeat_file or self.data_dir / "worker.heartbeat"
+
+    @property
+    def tuning_file(self) -> Path:
+        return self.retrieval.tuning_file or self.data_dir / "fusion.json"
 
 
 @lru_cache

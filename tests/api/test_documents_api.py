@@ -126,7 +126,12 @@ def test_resubmitting_in_flight_document_conflicts(client: TestClient, services)
         ),
         ({"files": [("files", ("a.txt", b"   \n ", "text/plain"))]}, 422, "empty_document"),
         ({"files": [("files", ("a.pdf", b"%PDF-1.4 junk", "application/pdf"))]}, 400, "bad_input"),
-        ({"files": [("files", ("a.txt", b"caf\xe9", "text/plain"))]}, 400, "bad_input"),
+        # Bytes no text encoding explains (Latin-1 and other legacy text is decoded).
+        (
+            {"files": [("files", ("a.txt", b"\x00\x81\x8d\x8f" * 20, "text/plain"))]},
+            400,
+            "bad_input",
+        ),
         ({"files": [("files", ("a.txt", b"x" * 5000, "text/plain"))]}, 413, "too_large"),
         (
             {"files": [("files", ("a.txt", b"ok", "text/plain"))], "data": {"metadata": "[1]"}},
@@ -144,8 +149,8 @@ def test_resubmitting_in_flight_document_conflicts(client: TestClient, services)
         ({"data": {"collection": "x"}}, 415, "unsupported_type"),
         ({"files": [("other", ("a.txt", b"ok", "text/plain"))]}, 400, "bad_input"),
         ({"json": {"text": "   "}}, 400, "bad_input"),
-        ({"json": {"text": "ok", "unknown": 1}}, 400, "bad_input"),
-        ({"json": {"text": "ok", "metadata": {"bad key": 1}}}, 400, "bad_input"),
+        ({"json": {"text": "ok", "unknown": 1}}, 422, "validation_error"),
+        ({"json": {"text": "ok", "metadata": {"bad key": 1}}}, 422, "validation_error"),
         ({"content": b"{nope", "headers": {"content-type": "application/json"}}, 400, "bad_input"),
         ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_type"),
         (

@@ -45,7 +45,10 @@ def test_ingest_search_ask(corpus: Path) -> None:
     assert "extractive answer (not_configured)" in result.stderr
 
 
-def test_ingest_reports_bad_files_and_exits_non_zero(corpus: Path) -> None:
+def test_ingest_reports_bad_files_and_exits_non_zero(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # the message on one line (narrower tables fold it)
     bad = corpus / "empty.txt"
     bad.write_text("   ")
     result = runner.invoke(app, ["ingest", str(corpus / "guide.md"), str(bad)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,26 @@ def _app_specs() -> list[dict[str, Any]]:
     return specs
 
 
+def _named(kind: str, name: str) -> dict[str, Any]:
+    (doc,) = (doc for doc in _by_kind(kind) if doc["metadata"]["name"] == name)
+    return doc
+
+
+def _env_apps() -> dict[str, dict[str, Any]]:
+    """The application's Application per environment namespace."""
+    namespaces = {environment.namespace for environment in ENVIRONMENTS.values()}
+    return {
+        app["spec"]["destination"]["namespace"]: app
+        for app in _by_kind("Application")
+        if app["spec"]["destination"]["namespace"] in namespaces
+    }
+
+
+def _chart_source(spec: dict[str, Any]) -> dict[str, Any]:
+    (source,) = (s for s in spec.get("sources") or [spec["source"]] if "path" in s)
+    return source
+
+
 def _wave(doc: dict[str, Any]) -> int:
     value = doc["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", "0")
     assert isinstance(value, str), "sync waves are quoted integers"
@@ -49,7 +70,7 @@ def test_manifests_match_argo_cd_crd_schemas(path: Path) -> None:
 
 
 def test_project_allows_exactly_the_three_namespaces_and_used_repos() -> None:
-    (project,) = _by_kind("AppProject")
+    project = _named("AppProject", "ragfleet")
     namespaces = {d["namespace"] for d in project["spec"]["destinations"]}
     assert namespaces == {"rag-prod", "rag-staging", "rag-infra"}
     repos = set(project["spec"]["sourceRepos"])
@@ -57,10 +78,13 @@ def test_project_allows_exactly_the_three_namespaces_and_used_repos() -> None:
         if spec["project"] == "ragfleet":
             sources = spec.get("sources") or [spec["source"]]
             assert {s["repoURL"] for s in sources} <= repos | {"{{ .chartRepo }}"}
-            assert spec["destination"]["namespace"] in namespaces
-    for appset in _by_kind("ApplicationSet"):
-        for element in appset["spec"]["generators"][0]["list"]["elements"]:
-            assert element["chartRepo"] in repos
+            destination = spec["destination"]["namespace"]
+            for env in ("staging", "prod"):
+                assert destination.replace("{{ .env }}", env) in namespaces
+    for element in _named("ApplicationSet", "rag-infra")["spec"]["generators"][0]["list"][
+        "elements"
+    ]:
+        assert element["chartRepo"] in repos
 
 
 def test_sync_policies_prune_self_heal_retry_and_create_namespaces() -> None:
@@ -73,28 +97,47 @@ def test_sync_policies_prune_self_heal_retry_and_create_namespaces() -> None:
             assert "CreateNamespace=true" in policy["syncOptions"]
 
 
-def test_infra_syncs_before_the_application() -> None:
-    (project,) = _by_kind("AppProject")
-    infra = _by_kind("ApplicationSet")
-    apps = [a for a in _by_kind("Application") if a["spec"]["project"] == "ragfleet"]
-    assert infra and apps
-    assert _wave(project) < min(_wave(doc) for doc in infra)
-    assert max(_wave(doc) for doc in infra) < 0 < min(_wave(app) for app in apps)
+def test_operators_then_infra_then_secrets_then_the_application() -> None:
+    order = [
+        _named("ApplicationSet", "platform"),
+        _named("AppProject", "ragfleet"),
+        _named("ApplicationSet", "rag-infra"),
+        _named("ApplicationSet", "ragfleet-secrets"),
+        *_env_apps().values(),
+    ]
+    waves = [_wave(doc) for doc in order]
+    assert waves[:4] == sorted(set(waves[:4]))
+    assert max(waves[:4]) < min(waves[4:])
+    assert _wave(_named("Application", "rag-infra-manifests")) == _wave(order[2])
 
 
 def test_one_application_per_environment_with_its_values_file() -> None:
-    apps = {a["spec"]["destination"]["namespace"]: a for a in _by_kind("Application")}
+    apps = _env_apps()
+    chart_path = str(CHART_DIR.relative_to(REPO_ROOT))
     for environment in ENVIRONMENTS.values():
-        source = apps[environment.namespace]["spec"]["source"]
-        assert source["path"] == str(CHART_DIR.relative_to(REPO_ROOT))
-        assert source["helm"]["valueFiles"] == [environment.values_file]
+        source = _chart_source(apps[environment.namespace]["spec"])
+        assert source["path"] == chart_path
+        (values_file,) = source["helm"]["valueFiles"]
+        assert values_file.rpartition("/")[2] == environment.values_file
         assert (CHART_DIR / environment.values_file).is_file()
 
 
+def test_prod_runs_a_released_chart_and_staging_follows_main() -> None:
+    apps = _env_apps()
+    prod = apps["rag-prod"]["spec"]
+    chart = _chart_source(prod)
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", chart["targetRevision"]), "prod is pinned to a release"
+    (values,) = (s for s in prod["sources"] if s.get("ref") == "values")
+    assert chart["helm"]["valueFiles"] == ["$values/deploy/helm/ragfleet/values-prod.yaml"]
+    assert values["targetRevision"] == "main"
+    assert _chart_source(apps["rag-staging"]["spec"])["targetRevision"] == "main"
+    # The Promote workflow finds the line it bumps by this marker.
+    text = (ARGOCD_DIR / "apps" / "ragfleet-prod.yaml").read_text(encoding="utf-8")
+    assert len(re.findall(r"targetRevision: v[\d.]+ # prod-chart-revision$", text, re.M)) == 1
+
+
 def test_replica_diffs_are_ignored_and_respected_at_sync() -> None:
-    for app in _by_kind("Application"):
-        if app["spec"]["project"] != "ragfleet":
-            continue
+    for app in _env_apps().values():
         ignored = app["spec"]["ignoreDifferences"]
         assert any(
             d["kind"] == "Deployment" and "/spec/replicas" in d["jsonPointers"] for d in ignored
@@ -107,8 +150,61 @@ def test_application_set_is_strict_and_points_at_existing_values_files() -> None
         assert appset["spec"]["goTemplate"] is True
         assert "missingkey=error" in appset["spec"]["goTemplateOptions"]
         for element in appset["spec"]["generators"][0]["list"]["elements"]:
-            assert (INFRA_DIR / f"{element['name']}-values.yaml").is_file()
-            assert element["chartVersion"][0].isdigit(), "upstream chart versions are pinned"
+            if "chart" in element:
+                assert re.fullmatch(r"\d+\.\d+\.\d+", element["chartVersion"]), "pinned"
+    for element in _named("ApplicationSet", "rag-infra")["spec"]["generators"][0]["list"][
+        "elements"
+    ]:
+        assert (INFRA_DIR / f"{element['name']}-values.yaml").is_file()
+
+
+def test_infra_comes_from_maintained_charts_and_operators() -> None:
+    text = " ".join(path.read_text(encoding="utf-8") for path in ARGO_FILES)
+    assert "bitnami" not in text.lower(), "Bitnami's versioned charts and images were withdrawn"
+    charts = {
+        element["chart"]
+        for appset in _by_kind("ApplicationSet")
+        for element in appset["spec"]["generators"][0]["list"]["elements"]
+        if "chart" in element
+    }
+    assert {"qdrant", "valkey", "cloudnative-pg", "external-secrets", "keda"} <= charts
+    (cluster,) = load_yaml_documents(INFRA_DIR / "manifests" / "postgresql.yaml")
+    assert cluster["kind"] == "Cluster" and cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+    assert cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"] == "ragfleet-pg-owner"
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text(encoding="utf-8"))
+    assert values["infra"]["redisAddress"].startswith("valkey.rag-infra.")
+
+
+def _external_secrets(path: Path) -> dict[str, dict[str, Any]]:
+    docs = load_yaml_documents(path)
+    assert {doc["apiVersion"] for doc in docs} == {"external-secrets.io/v1"}
+    for doc in docs:
+        assert doc["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "ragfleet"}
+    return {doc["spec"]["target"]["name"]: doc for doc in docs}
+
+
+@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS.values(), key=lambda e: e.namespace))
+def test_every_secret_the_release_reads_is_declared_in_git(environment: Any) -> None:
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text(encoding="utf-8"))
+    env_values = yaml.safe_load((CHART_DIR / environment.values_file).read_text(encoding="utf-8"))
+    env = environment.values_file.removeprefix("values-").removesuffix(".yaml")
+    secrets = _external_secrets(REPO_ROOT / "deploy" / "secrets" / env / "ragfleet-secrets.yaml")
+    secret = secrets[env_values["secrets"]["existingSecret"]]
+    assert secret["metadata"]["namespace"] == environment.namespace
+    assert set(secret["spec"]["target"]["template"]["data"]) == set(
+        values["secrets"]["keys"].values()
+    )
+    referenced = set(re.findall(r"\{\{ \.(\w+) \}\}", str(secret["spec"]["target"]["template"])))
+    assert referenced == {item["secretKey"] for item in secret["spec"]["data"]}
+
+
+def test_infra_secrets_are_declared_in_git() -> None:
+    secrets = _external_secrets(INFRA_DIR / "manifests" / "secrets.yaml")
+    valkey = yaml.safe_load((INFRA_DIR / "valkey-values.yaml").read_text(encoding="utf-8"))
+    qdrant = yaml.safe_load((INFRA_DIR / "qdrant-values.yaml").read_text(encoding="utf-8"))
+    assert valkey["auth"]["usersExistingSecret"] in secrets
+    assert qdrant["apiKey"]["valueFrom"]["secretKeyRef"]["name"] in secrets
+    assert "ragfleet-pg-owner" in secrets
 
 
 @pytest.mark.parametrize("path", sorted(INFRA_DIR.glob("*-values.yaml")), ids=lambda p: p.name)

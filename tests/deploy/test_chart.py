@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import deploy_helpers
 import helm_python
 import pytest
 import yaml
@@ -65,6 +67,19 @@ def test_strict_validation_rejects_unknown_fields() -> None:
         validate_core_object(service)
 
 
+def test_missing_crd_schemas_fail_in_ci_and_skip_only_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(deploy_helpers, "CRD_SCHEMA_DIR", tmp_path / "absent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(RuntimeError, match="CI must provide them"):
+        deploy_helpers.crd_schemas_missing()
+    monkeypatch.delenv("CI")
+    assert deploy_helpers.crd_schemas_missing() is True
+    monkeypatch.setattr(deploy_helpers, "CRD_SCHEMA_DIR", tmp_path)
+    assert deploy_helpers.crd_schemas_missing() is False
+
+
 @requires_crd_schemas
 def test_crd_validation_rejects_unknown_fields() -> None:
     scaled = {
@@ -89,7 +104,14 @@ def test_crd_validation_rejects_unknown_fields() -> None:
         ({"surprise": {}}, "surprise"),
         ({"api": {"image": {"tag": "latest"}}}, "tag"),
         ({"api": {"vpa": {"updateMode": "Sometimes"}}}, "updateMode"),
-        ({"config": {"embeddings": {"backend": "openai", "baseUrl": ""}}}, "baseUrl"),
+        (
+            {"embeddings": {"enabled": False}, "config": {"embeddings": {"baseUrl": ""}}},
+            "baseUrl",
+        ),
+        # A ReadWriteOnce model cache attaches to one node: a second replica never starts.
+        ({"inference": {"keda": {"maxReplicaCount": 2}}}, "maxReplicaCount"),
+        ({"inference": {"keda": {"enabled": False}, "replicas": 2}}, "replicas"),
+        ({"inference": {"progressDeadlineSeconds": 600}}, "progressDeadlineSeconds"),
         ({"config": {"extraEnv": {"NOT_RAGFLEET": "x"}}}, "NOT_RAGFLEET"),
     ],
 )

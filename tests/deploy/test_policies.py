@@ -227,9 +227,10 @@ def test_inference_scales_to_zero_with_queue_wake_and_working_hours() -> None:
     manifests = render_chart(CHART_DIR, {}, namespace="rag-prod")
     (scaled,) = (m.obj for m in manifests if m.kind == "ScaledObject" and "inference" in m.name)
     assert scaled["spec"]["minReplicaCount"] == 0
-    triggers = {t["type"]: t for t in scaled["spec"]["triggers"]}
-    assert "vllm:num_requests_waiting" in scaled["spec"]["triggers"][0]["metadata"]["query"]
-    assert triggers["cron"]["metadata"]["desiredReplicas"] != "0"
+    triggers = {t["name"]: t for t in scaled["spec"]["triggers"]}
+    assert "vllm:num_requests_waiting" in triggers["queue"]["metadata"]["query"]
+    assert "ragfleet_llm_requests_held" in triggers["held"]["metadata"]["query"]
+    assert triggers["working-hours"]["metadata"]["desiredReplicas"] != "0"
     (deployment,) = (m.obj for m in manifests if m.kind == "Deployment" and "inference" in m.name)
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]

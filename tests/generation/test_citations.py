@@ -30,11 +30,14 @@ def test_cite_maps_markers_in_order_and_ignores_unknown_numbers() -> None:
 
 
 def test_prompt_keeps_instructions_out_of_the_user_turn() -> None:
-    system, user = build_messages("When is lunch?", PASSAGES)
-    assert system == {"role": "system", "content": SYSTEM_PROMPT}
-    assert user["role"] == "user"
-    assert "[1] T1\nThe cafeteria" in user["content"] and "[2] T2" in user["content"]
-    assert user["content"].endswith("Question: When is lunch?")
+    system, user = build_messages("When is lunch?", PASSAGES, code="c0de")
+    assert system == {"role": "system", "content": SYSTEM_PROMPT.format(code="c0de")}
+    assert user["role"] == "user" and "c0de" in system["content"]
+    assert "\u27e6passage 1 c0de\u27e7\nT1\nThe cafeteria" in user["content"]
+    assert "\u27e6passage 2 c0de\u27e7\nT2" in user["content"]
+    assert user["content"].endswith(
+        "\u27e6question c0de\u27e7\nWhen is lunch?\n\u27e6end question c0de\u27e7"
+    )
 
 
 def test_extractive_picks_supported_sentences(embedder: Embedder) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from ragfleet.retrieval.sparse import SparseEncoder
 
 
@@ -27,3 +29,10 @@ def test_query_counts_terms() -> None:
     vector = SparseEncoder().encode_query("vector vector search")
     assert sorted(vector.values) == [1.0, 2.0]
     assert SparseEncoder().encode_query("the and of").indices == []
+
+
+def test_terms_are_nfkc_normalised_and_case_folded() -> None:
+    encoder = SparseEncoder()
+    composed = encoder.terms("Café ﬁne STRASSE")
+    assert encoder.terms(unicodedata.normalize("NFD", "Café ﬁne STRASSE")) == composed
+    assert encoder.terms("ＣＡＦÉ fine straße") == composed

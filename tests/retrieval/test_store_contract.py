@@ -9,13 +9,22 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from ragfleet.domain import ChunkPayload, IndexedChunk, chunk_point_id
+from ragfleet.domain import ChunkPayload, IndexedChunk, SparseVector, chunk_point_id
 from ragfleet.embedding import Embedder
 from ragfleet.retrieval.edge_store import EdgeVectorStore
 from ragfleet.retrieval.filters import parse_filters
+from ragfleet.retrieval.fusion import Fusion, FusionMethod
 from ragfleet.retrieval.qdrant_store import QdrantVectorStore
 from ragfleet.retrieval.sparse import SparseEncoder
-from ragfleet.retrieval.store import SearchMode, StoreQuery, VectorStore, document_filter
+from ragfleet.retrieval.store import (
+    FieldKind,
+    SearchMode,
+    StoreQuery,
+    VectorStore,
+    document_filter,
+    metadata_indexes,
+)
+from tests.utils.hits import chunk_payload
 
 TEXTS = {
     "planets": "Jupiter is the largest planet; Saturn has rings.",
@@ -141,6 +150,18 @@ def test_upsert_is_idempotent(filled: VectorStore, embedder: Embedder) -> None:
     assert filled.count("c") == 5
 
 
+@pytest.mark.parametrize("method", list(FusionMethod))
+def test_every_fusion_ranks_the_best_match_first(
+    filled: VectorStore, embedder: Embedder, method: FusionMethod
+) -> None:
+    q = query(embedder, "which planet has rings", SearchMode.HYBRID)
+    q.fusion = Fusion(method, dense_weight=0.8)
+    hits = filled.search("c", q)
+    assert [hit.payload.document_id for hit in hits][0] == "planets"
+    assert len({hit.point_id for hit in hits}) == len(hits) == 5
+    assert hits == sorted(hits, key=lambda hit: hit.score, reverse=True)
+
+
 def test_both_adapters_rank_identically(tmp_path: Path, embedder: Embedder) -> None:
     stores: list[VectorStore] = [
         EdgeVectorStore(tmp_path / "edge", "t_"),
@@ -158,6 +179,10 @@ def test_both_adapters_rank_identically(tmp_path: Path, embedder: Embedder) -> N
                 for mode in SearchMode
             ]
         )
+        for method in FusionMethod:
+            q = query(embedder, "vectors in a planet cluster", SearchMode.HYBRID)
+            q.fusion = Fusion(method)
+            rankings[-1].append(ids(store, q))
         store.close()
     assert rankings[0] == rankings[1]
 
@@ -166,3 +191,19 @@ def test_vectors_are_unit_length(embedder: Embedder) -> None:
     vectors = embedder.embed(["a", "a much longer text about vectors " * 20, ""])
     assert vectors.shape == (3, embedder.dimensions)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_collections_lists_what_the_store_holds(store: VectorStore) -> None:
+    assert store.collections() == []
+    store.ensure_collection("beta", 8)
+    store.ensure_collection("alpha", 8)
+    assert store.collections() == ["alpha", "beta"]
+    store.drop_collection("alpha")
+    assert store.collections() == ["beta"]
+
+
+def test_only_declared_metadata_keys_get_an_index() -> None:
+    wide = chunk_payload("d", meta={f"k{n}": n for n in range(2000)} | {"lang": "en"})
+    point = IndexedChunk("p", [0.0] * 8, SparseVector([], []), wide)
+    assert metadata_indexes([point], {"lang", "absent"}) == {"meta.lang": FieldKind.KEYWORD}
+    assert metadata_indexes([point], set()) == {}

@@ -53,3 +53,25 @@ def make_docx(title: str, heading: str, paragraph: str, rows: list[list[str]]) -
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def make_hostile_docx(document_xml: bytes) -> bytes:
+    """A DOCX whose body is ``document_xml`` as given: the shapes a crafted upload takes
+    (millions of empty paragraphs, a body that inflates to hundreds of megabytes)."""
+    import zipfile
+
+    from tests.utils.docx_parts import CONTENT_TYPES, PACKAGE_RELS
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", PACKAGE_RELS)
+        archive.writestr("word/document.xml", document_xml)
+    return buffer.getvalue()
+
+
+WORD_NS = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def docx_body(inner: bytes) -> bytes:
+    return b"<w:document " + WORD_NS + b"><w:body>" + inner + b"</w:body></w:document>"

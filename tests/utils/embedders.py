@@ -1,7 +1,8 @@
-"""An embedder whose endpoint fails on demand, around the real model."""
+"""Embedders around the real model that fail or wait on demand."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ragfleet.embedding import Embedder
@@ -24,6 +25,41 @@ class FaultyEmbedder:
             self.outages = max(0, self.outages - 1)
             raise DependencyError("embeddings", "connection refused")
         return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> Any:
+        return self.inner.embed_query(text)
+
+    def check(self) -> None:
+        self.inner.check()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class GatedEmbedder:
+    """Blocks any call with a text containing ``marker`` until ``gate`` is set, so a test can
+    act on a job while its run is mid-embedding (``entered`` is set when one blocks)."""
+
+    def __init__(self, inner: Embedder, marker: str) -> None:
+        self.inner = inner
+        self.marker = marker
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.name = inner.name
+        self.dimensions = inner.dimensions
+
+    def _hold(self, texts: list[str]) -> None:
+        if any(self.marker in t for t in texts):
+            self.entered.set()
+            self.gate.wait(timeout=60)
+
+    def embed(self, texts: list[str]) -> Any:
+        self._hold(texts)
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> Any:
+        self._hold([text])
+        return self.inner.embed_query(text)
 
     def check(self) -> None:
         self.inner.check()

@@ -25,9 +25,9 @@ from ragfleet.settings import Settings
 from ragfleet.workers.celery_queue import CeleryQueue
 from tests.utils.config import make_settings
 from tests.utils.documents import ASTRONOMY_MD, GUIDE_MD
-from tests.utils.embedders import FaultyEmbedder
+from tests.utils.embedders import FaultyEmbedder, GatedEmbedder
 from tests.utils.jobs import ingest_text, wait_for_job
-from tests.utils.servers import restart_redis
+from tests.utils.servers import OwnRedis, restart_redis
 
 
 def queue_settings(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
@@ -272,3 +272,39 @@ def test_uploads_answer_503_while_redis_is_down_and_search_keeps_working(
             assert "ragfleet_broker_up 0.0" in client.get("/metrics").text
     finally:
         services.close()
+
+
+def test_jobs_whose_tasks_a_redis_crash_lost_finish_without_a_restart(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    own = OwnRedis()
+    own.start()
+    gate = GatedEmbedder(embedder, "SLOWDOWN")
+    settings = queue_settings(
+        tmp_path, own.url, worker={"heartbeat_interval_s": 0.5, "concurrency": 1}
+    )
+    services = build_services(settings, gate)  # type: ignore[arg-type]
+    try:
+        with TestClient(create_app(services=services)) as client:
+            first = client.post("/v1/documents", json={"text": GUIDE_MD + "\nSLOWDOWN"})
+            assert gate.entered.wait(30)  # the only worker thread is busy with the first job
+            texts = [f"# Note {n}\n\nPlanet number {n} orbits a star." for n in range(5)]
+            waiting = [
+                client.post("/v1/documents", json={"text": text, "source": f"n{n}"}).json()
+                for n, text in enumerate(texts)
+            ]
+            own.kill()  # the five waiting tasks die with it
+            own.start()
+            gate.gate.set()
+            jobs = [wait_for_job(client, first.json()["data"][0]["job_id"])]
+            jobs += [wait_for_job(client, w["data"][0]["job_id"]) for w in waiting]
+            assert [job["status"] for job in jobs] == ["succeeded"] * 6
+            for accepted in waiting:
+                doc_id = accepted["data"][0]["document_id"]
+                row = services.registry.get_document(doc_id)
+                assert services.store.count("default", doc_id) == row.chunk_count == 1
+            assert counter("ragfleet_broker_resets_total") >= 1
+    finally:
+        gate.gate.set()
+        services.close()
+        own.kill()

@@ -72,6 +72,9 @@ class StealingEmbedder:
             assert self.registry.start_jobs([self.job_id], "thief")
         return self.inner.embed(texts)
 
+    def embed_query(self, text: str) -> Any:
+        return self.inner.embed_query(text)
+
     def check(self) -> None:
         self.inner.check()
 

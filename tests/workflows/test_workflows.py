@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -58,7 +59,8 @@ def test_top_level_permissions_are_empty_and_runs_are_grouped(path: Path) -> Non
 def test_every_job_declares_permissions_and_a_timeout(path: Path) -> None:
     for name, job in load(path)["jobs"].items():
         assert isinstance(job.get("permissions"), dict), name
-        assert isinstance(job.get("timeout-minutes"), int), name
+        # A job calling a reusable workflow takes no timeout; the called jobs carry theirs.
+        assert "uses" in job or isinstance(job.get("timeout-minutes"), int), name
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
@@ -76,6 +78,8 @@ def test_every_action_is_pinned_to_a_commit_with_its_version(path: Path) -> None
 
     assert lines
     for match in lines:
+        if match["ref"].startswith("./.github/workflows/"):
+            continue  # a workflow of this repository, at the same commit
         assert PINNED.fullmatch(match["ref"]), match["ref"]
         assert VERSION_COMMENT.match(match["rest"]), match.group(0)
 
@@ -105,3 +109,74 @@ def test_gitops_bumps_are_serialised_per_environment() -> None:
     }
     assert promote["promote"]["concurrency"]["group"] == "gitops-prod"
     assert promote["promote"]["needs"] == "gate"
+
+
+def test_release_runs_only_after_ci_succeeded_on_main_or_a_tag() -> None:
+    release = load(ROOT / ".github" / "workflows" / "release.yml")
+    ci = load(ROOT / ".github" / "workflows" / "ci.yml")
+    (trigger,) = release[True]
+    assert trigger == "workflow_run"
+    run = release[True]["workflow_run"]
+    assert run["workflows"] == [ci["name"]]
+    assert run["types"] == ["completed"]
+    assert set(run["branches"]) == {"main", "v*.*.*"}
+    assert ci[True]["push"]["tags"] == ["v*.*.*"], "CI must run on the tags Release builds"
+    condition = release["jobs"]["image"]["if"]
+    assert "github.event.workflow_run.conclusion == 'success'" in condition
+    assert "github.event.workflow_run.event == 'push'" in condition
+    assert "!startsWith(github.event.workflow_run.head_commit.message, 'gitops(')" in condition
+    for job in ("image", "bump-staging"):
+        checkout = next(
+            s for s in release["jobs"][job]["steps"] if s.get("uses", "").startswith("actions/ch")
+        )
+        assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+
+
+def test_version_tags_are_promoted_by_release_calling_promote() -> None:
+    release = load(ROOT / ".github" / "workflows" / "release.yml")["jobs"]["promote"]
+    promote = load(ROOT / ".github" / "workflows" / "promote.yml")
+    assert release["uses"] == "./.github/workflows/promote.yml"
+    assert release["needs"] == "bump-staging"
+    assert release["if"] == "startsWith(github.event.workflow_run.head_branch, 'v')"
+    assert release["with"]["tag"] == "${{ github.event.workflow_run.head_branch }}"
+    assert set(promote[True]) == {"workflow_dispatch", "workflow_call"}
+    assert "GITOPS_TOKEN" in promote[True]["workflow_call"]["secrets"]
+
+
+def test_promote_pins_prods_chart_to_the_release_it_promotes() -> None:
+    promote = load(ROOT / ".github" / "workflows" / "promote.yml")["jobs"]
+    names = [step.get("name", "") for step in promote["promote"]["steps"]]
+    pin = names.index("Pin prod's chart to the promoted release")
+    assert pin < names.index("Bump prod to the staging tag")
+    step = promote["promote"]["steps"][pin]
+    assert step["env"]["REF"] == "${{ needs.gate.outputs.ref }}"
+    assert "# prod-chart-revision" in step["run"]
+    assert promote["gate"]["outputs"]["ref"] == "${{ steps.ref.outputs.ref }}"
+    app = (ROOT / "deploy" / "argocd" / "apps" / "ragfleet-prod.yaml").read_text()
+    assert "# prod-chart-revision" in app
+
+
+def test_the_chart_job_validates_against_a_pinned_crd_catalog() -> None:
+    ci = load(ROOT / ".github" / "workflows" / "ci.yml")
+    assert ci["env"]["CI"] == "true"
+    chart = ci["jobs"]["chart"]["steps"]
+    catalog = next(
+        s for s in chart if s.get("with", {}).get("repository") == "datreeio/CRDs-catalog"
+    )
+    assert re.fullmatch(r"[0-9a-f]{40}", catalog["with"]["ref"])
+    run = next(s for s in chart if s.get("run", "").startswith("pytest tests/deploy"))
+    assert run["env"]["RAGFLEET_CRD_SCHEMAS"].endswith(catalog["with"]["path"])
+
+
+def test_dependencies_are_kept_current_by_renovate_and_the_lock_refresh() -> None:
+    renovate = json.loads((ROOT / ".github" / "renovate.json").read_text())
+    managers = set(renovate["enabledManagers"])
+    assert {"github-actions", "dockerfile", "argocd", "helm-values"} <= managers
+    # Renovate's regexes are JavaScript: (?<name>...) is Python's (?P<name>...).
+    chart_pins = renovate["customManagers"][0]["matchStrings"][0].replace("(?<", "(?P<")
+    for path in (ROOT / "deploy" / "argocd" / "apps").glob("*.yaml"):
+        listed = len(re.findall(r"chartVersion:", path.read_text()))
+        assert len(re.findall(chart_pins, path.read_text())) == listed, path.name
+    lock = load(ROOT / ".github" / "workflows" / "lock.yml")
+    assert "schedule" in lock[True]
+    assert any("make lock" in step.get("run", "") for step in steps(lock))

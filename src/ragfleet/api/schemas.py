@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from ragfleet.domain import MetadataValue, validate_collection_name
+from ragfleet.domain import MetadataValue, validate_collection_name, validate_metadata
 
 T = TypeVar("T")
 
 Collection = Annotated[str | None, Field(None, description="Collection; default if omitted.")]
 
 
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the registry writes UTC, so say so (RFC 3339)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+
+
 class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable error code.")
     message: str = Field(description="What went wrong, for a person.")
+    request_id: str | None = Field(
+        None, description="The request's X-Request-ID, to find its lines in the server log."
+    )
 
 
 class ListEnvelope(BaseModel, Generic[T]):
@@ -52,26 +62,28 @@ class DocumentCreate(BaseModel):
         return validate_metadata(value)
 
 
-def validate_metadata(value: dict[str, Any]) -> dict[str, MetadataValue]:
-    if len(value) > 64:
-        raise ValueError("at most 64 metadata keys")
-    for key, item in value.items():
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", key):
-            raise ValueError(f"metadata key {key!r} must be 1-64 letters, digits or '_'")
-        scalar = isinstance(item, str | int | float | bool)
-        listed = isinstance(item, list) and all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in item
-        )
-        if not (scalar or listed):
-            raise ValueError(f"metadata {key!r}: use a string, number, boolean or list of them")
-    return value
-
-
 class AcceptedPublic(BaseModel):
     document_id: str
     job_id: str
     status: Literal["queued", "succeeded"] = Field(
         description="succeeded: identical content was already indexed (nothing to do)."
+    )
+    source: str = Field(
+        description="The document's source: for a file, its path relative to the upload root."
+    )
+
+
+class RefusedFilePublic(BaseModel):
+    file: str = Field(description="The file's path as uploaded.")
+    code: str
+    message: str = Field(description="Why the file was refused; it names the file.")
+
+
+class UploadResponse(ListEnvelope[AcceptedPublic]):
+    refused: list[RefusedFilePublic] = Field(
+        default_factory=list,
+        description="Files of a multipart upload that were refused, each with the reason; the "
+        "other files are accepted.",
     )
 
 
@@ -88,8 +100,8 @@ class DocumentPublic(BaseModel):
     error: str | None
     metadata: dict[str, Any] = Field(validation_alias="metadata_")
     acl: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class CollectionPublic(BaseModel):
@@ -103,7 +115,7 @@ class JobPublic(BaseModel):
     id: str
     document_id: str
     collection: str
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     stage: str = Field(
         description="queued, chunking, embedding, indexing, done; retrying or requeued after a "
         "fault; unchanged for a no-op re-submission."
@@ -112,10 +124,10 @@ class JobPublic(BaseModel):
     attempts: int = Field(description="Times a runner started the job.")
     error: str | None = Field(description="Why it failed, or the fault it is being retried for.")
     worker: str | None = Field(None, description="The worker running it (queue mode).")
-    created_at: datetime
-    started_at: datetime | None
-    heartbeat_at: datetime | None = Field(None, description="Last progress report.")
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    heartbeat_at: UtcDateTime | None = Field(None, description="Last progress report.")
+    finished_at: UtcDateTime | None
 
 
 class SearchBody(BaseModel):
@@ -142,6 +154,11 @@ class ChunkLocation(BaseModel):
     section: str = Field(description="Heading path inside the document.")
     source: str
     page: int | None
+    injection_suspected: bool = Field(
+        False,
+        description="The chunk holds instruction-like text (possible prompt injection), "
+        "flagged at ingest.",
+    )
 
 
 class HitPublic(ChunkLocation):
@@ -209,9 +226,9 @@ class FeedbackPublic(BaseModel):
     query_id: str
     rating: str
     comment: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "unavailable"]
+    status: Literal["ready", "degraded", "unavailable"]
     checks: dict[str, str]

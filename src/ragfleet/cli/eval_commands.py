@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     """Attach the ``eval`` group and its commands to ``app``."""
     eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
     eval_app.command("beir")(eval_beir)
+    eval_app.command("floor")(eval_floor)
     app.add_typer(eval_app, name="eval")
 
 
@@ -111,12 +112,33 @@ def eval_beir(
     settings = load_settings()
     with exit_on_error(2):
         dataset = beir.load(directory, split)
-    name = collection or "beir-" + "".join(
-        c if c.isalnum() else "-" for c in directory.name.lower()
-    )
+    name = collection or beir.default_collection(directory)
     modes = mode or list(SearchMode)
     settings.retrieval.max_top_k = max(settings.retrieval.max_top_k, beir.RANK_DEPTH * 3)
     with open_services(settings) as services:
         ingest_seconds = index_corpus(services, dataset, name, reindex)
         results = {m.value: score_mode(services, dataset, name, m) for m in modes}
     print_report(directory, split, ingest_seconds, results, as_json)
+
+
+def eval_floor(
+    directory: Annotated[Path, typer.Argument(help="BEIR dataset folder (corpus.jsonl, ...).")],
+    split: Annotated[str, typer.Option(help="qrels split to score.")] = "test",
+    answer_rate: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="Share of answerable questions to answer.")
+    ] = 1.0,
+) -> None:
+    """Calibrate quality.relevance_floor: the highest floor answering ``answer_rate`` of the
+    judged questions, and how many it abstains on with their relevant documents held out."""
+    from dataclasses import asdict
+
+    from ragfleet.embedding import build_embedder
+    from ragfleet.evaluation import abstention, beir
+
+    settings = load_settings()
+    with exit_on_error(2):
+        dataset = beir.load(directory, split)
+    embedder = build_embedder(settings.embeddings)
+    answerable, unanswerable = abstention.best_similarities(dataset, embedder)
+    report = abstention.choose_floor(answerable, unanswerable, answer_rate)
+    console.print_json(json.dumps({"dataset": str(directory), "split": split, **asdict(report)}))

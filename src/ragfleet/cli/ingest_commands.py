@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from ragfleet.cli.common import (
     CollectionOpt,
@@ -21,10 +21,13 @@ from ragfleet.cli.common import (
 )
 from ragfleet.domain import JobStatus, ParsedDocument
 from ragfleet.errors import DocumentTooLargeError, OverloadedError, RagfleetError
-from ragfleet.ingest.parsers import parse_file, supported
+from ragfleet.ingest.parsers import supported
 from ragfleet.services import Services
 
 QUEUE_FULL_WAIT_S = 1.0
+
+
+UNCHANGED_STAGE = "unchanged"  # the stage of a no-op job: identical content already indexed
 
 
 def register(app: typer.Typer) -> None:
@@ -32,22 +35,28 @@ def register(app: typer.Typer) -> None:
     app.command()(ingest)
 
 
-def expand_paths(paths: list[str]) -> list[Path]:
-    """Files, folders (recursively, supported types only) and glob patterns."""
+def expand_paths(paths: list[str]) -> tuple[list[Path], dict[Path, str]]:
+    """Files, folders (recursively) and glob patterns; files of a folder that no parser reads
+    are returned apart, with the reason, so they are listed rather than silently left out."""
     found: dict[Path, None] = {}
+    skipped: dict[Path, str] = {}
     for raw in paths:
         matches = [Path(m) for m in sorted(glob.glob(raw, recursive=True))] or [Path(raw)]
         for path in matches:
             if path.is_dir():
                 for child in sorted(path.rglob("*")):
-                    if child.is_file() and supported(child.name):
+                    if not child.is_file():
+                        continue
+                    if supported(child.name):
                         found[child] = None
+                    else:
+                        skipped[child] = f"unsupported file type {child.suffix or '(none)'!r}"
             elif path.is_file():
                 found[path] = None
             else:
                 errors.print(f"[red]error:[/] no such file or folder: {raw}")
                 raise typer.Exit(2)
-    return list(found)
+    return list(found), skipped
 
 
 def wait_for_jobs(services: Services, job_ids: list[str], label: str) -> None:
@@ -99,7 +108,8 @@ def submit_file(services: Services, path: Path, collection: str) -> list[str]:
     limit = services.settings.limits.max_upload_bytes
     if path.stat().st_size > limit:
         raise DocumentTooLargeError(f"over the {limit}-byte upload limit")
-    return submit_documents(services, parse_file(str(path), path.read_bytes()), collection)
+    documents = services.parser.parse(str(path), path.read_bytes())
+    return submit_documents(services, documents, collection)
 
 
 def add_job_results(services: Services, submitted: dict[Path, list[str]], table: Table) -> int:
@@ -109,7 +119,12 @@ def add_job_results(services: Services, submitted: dict[Path, list[str]], table:
         jobs = [services.registry.get_job(j) for j in job_ids]
         bad = [j for j in jobs if j.status == JobStatus.FAILED.value]
         failed += bool(bad)
-        result = f"[red]{bad[0].error}[/]" if bad else "[green]indexed[/]"
+        if bad:
+            result = f"[red]{bad[0].error}[/]"
+        elif all(j.stage == UNCHANGED_STAGE for j in jobs):
+            result = "unchanged (already indexed)"
+        else:
+            result = "[green]indexed[/]"
         table.add_row(str(path), str(len(job_ids)), result)
     return failed
 
@@ -138,11 +153,14 @@ def ingest(
     if not follow and not settings.redis.url:
         errors.print("[red]error:[/] --no-follow needs workers: set RAGFLEET_REDIS__URL")
         raise typer.Exit(2)
-    files = expand_paths(paths)
+    files, skipped = expand_paths(paths)
+    table = Table(Column("file", overflow="fold"), "documents", Column("result", overflow="fold"))
+    for path, reason in skipped.items():
+        table.add_row(str(path), "-", f"[yellow]skipped: {reason}[/]")
     if not files:
+        console.print(table)
         errors.print("[red]error:[/] no supported files found")
         raise typer.Exit(2)
-    table = Table("file", "documents", "result")
     failed = 0
     submitted: dict[Path, list[str]] = {}
     # With a Qdrant server, queued jobs are the workers' business; otherwise this process

@@ -1,9 +1,9 @@
 """``ragfleet``: serve the API, run workers, ingest, search, ask and evaluate from a terminal.
 
 Every command reads the same settings as the server (``RAGFLEET_*`` variables and ``.env``). The
-commands other than ``serve`` and ``worker`` work on the configured stores directly: with the
-embedded default, stop a running ``ragfleet serve`` on the same data directory first (Qdrant Edge
-is single-process), or use the HTTP API.
+commands work on the configured stores directly; the embedded store (Qdrant Edge) belongs to one
+process, so beside a running ``ragfleet serve`` on the same data directory they refuse with one
+line naming it (use its HTTP API), except ``jobs``, which needs only the registry.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ import typer
 
 from ragfleet.cli import (
     deploy_commands,
+    doctor_commands,
     eval_commands,
     ingest_commands,
+    jobs_commands,
+    keys_commands,
     query_commands,
     serve_commands,
+    tune_commands,
     worker_commands,
 )
 
@@ -38,9 +42,13 @@ def config() -> None:
 
 # ``--help`` lists commands, then groups, each in the order they are registered here.
 eval_commands.register(app)
+tune_commands.register(app)
 deploy_commands.register(app)
 serve_commands.register(app)
 worker_commands.register(app)
 app.command()(config)
 ingest_commands.register(app)
+jobs_commands.register(app)
+doctor_commands.register(app)
+keys_commands.register(app)
 query_commands.register(app)

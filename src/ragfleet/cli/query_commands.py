@@ -24,7 +24,9 @@ from ragfleet.settings import Settings
 ModeOpt = Annotated[
     SearchMode | None, typer.Option("--mode", "-m", help="hybrid, dense or sparse.")
 ]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", "-k", help="Number of results.")]
+TopKOpt = Annotated[
+    int | None, typer.Option("--top-k", "-k", min=1, help="Number of results (at least 1).")
+]
 FilterOpt = Annotated[
     list[str] | None,
     typer.Option("--filter", "-f", help="Metadata filter key=value (repeatable; same key: any)."),

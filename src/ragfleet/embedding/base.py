@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 Matrix = npt.NDArray[np.float32]
+Vector = npt.NDArray[np.float32]
 
 
 class Embedder(Protocol):
@@ -21,6 +22,10 @@ class Embedder(Protocol):
     def name(self) -> str: ...
 
     def embed(self, texts: Sequence[str]) -> Matrix: ...
+
+    def embed_query(self, text: str) -> Vector:
+        """One search query; backends may batch concurrent queries and run them first."""
+        ...
 
     def check(self) -> None:
         """Raise ``DependencyError`` when the backend cannot embed."""

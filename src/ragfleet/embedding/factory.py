@@ -1,5 +1,6 @@
 """Pick an embedding backend from settings; backends are imported only when chosen (the local
-model needs torch, which remote-embedding deployments do not install)."""
+model needs onnxruntime, and torch for its one-time export, which remote-embedding deployments
+do not install)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,13 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
         return OpenAIEmbedder(settings)
     from ragfleet.embedding.local import load_local_embedder
 
-    return load_local_embedder(settings.batch_size, settings.threads)
+    return load_local_embedder(
+        query_runtime=settings.query_runtime,
+        batch_runtime=settings.batch_runtime,
+        batch_size=settings.batch_size,
+        batch_tokens=settings.batch_tokens,
+        threads=settings.threads,
+        cache_dir=settings.cache_dir,
+        query_window_s=settings.query_window_ms / 1000,
+        query_max_batch=settings.query_max_batch,
+    )

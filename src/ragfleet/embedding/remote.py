@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ragfleet.embedding.base import Matrix
+from ragfleet.embedding.base import Matrix, Vector
 from ragfleet.errors import DependencyError
 from ragfleet.http import PROBE_TIMEOUT_S, build_client, post_json
 from ragfleet.settings import EmbeddingSettings
@@ -51,6 +51,10 @@ class OpenAIEmbedder:
         if not batches:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.vstack(batches)
+
+    def embed_query(self, text: str) -> Vector:
+        vector: Vector = self._request([text])[0]
+        return vector
 
     def check(self) -> None:
         """One attempt, no retries: a readiness probe must answer quickly."""

@@ -65,6 +65,11 @@ def load(directory: Path, split: str) -> Dataset:
     return Dataset(corpus, queries, qrels)
 
 
+def default_collection(directory: Path) -> str:
+    """``beir-<folder>``: the collection ``ragfleet eval beir`` indexes a dataset into."""
+    return "beir-" + "".join(c if c.isalnum() else "-" for c in directory.name.lower())
+
+
 def rank_documents(hits: list[SearchHit], depth: int = RANK_DEPTH) -> list[str]:
     """Document ids in order of their best chunk."""
     ranked = dict.fromkeys(h.payload.source or h.document_id for h in hits)

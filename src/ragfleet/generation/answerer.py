@@ -6,17 +6,18 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ragfleet.domain import ANONYMOUS, Location, SearchHit
 from ragfleet.errors import LLMError
-from ragfleet.generation.extractive import ExtractiveAnswerer
+from ragfleet.generation.extractive import ExtractiveAnswerer, answer_sentences
 from ragfleet.generation.grounding import Groundedness, GroundednessScorer
-from ragfleet.generation.llm import ChatClient, Usage
+from ragfleet.generation.llm import ChatClient, Completion, Usage
 from ragfleet.generation.prompt import build_messages
 from ragfleet.retrieval.search import SearchRequest, SearchService
+from ragfleet.security.guard import PassageGuard
 from ragfleet.telemetry import metrics
 from ragfleet.telemetry.timing import Timer
 
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 CITATION = re.compile(r"\[(\d{1,3})\]")
 SNIPPET_CHARS = 300
-NO_PASSAGES = "No indexed passage matches the question, so there is nothing to answer from."
+NO_PASSAGES = "No indexed passage answers this question."
 NO_PASSAGES_REASON = "no_passages"
 
 
@@ -61,6 +62,7 @@ class Prepared:
     passages: list[SearchHit]
     timer: Timer
     tenant: str = ANONYMOUS
+    relevance: float | None = None  # the question's best similarity with a passage
 
 
 def cited_numbers(answer: str) -> list[int]:
@@ -82,10 +84,12 @@ def cite(numbers: list[int], passages: list[SearchHit]) -> list[Citation]:
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """Per-1,000-token prices for the per-tenant token and cost counters."""
+    """Per-1,000-token prices for the per-tenant token and cost counters; ``quota`` is told
+    each tenant's tokens too (the daily token limit)."""
 
     prompt_per_1k: float = 0.0
     completion_per_1k: float = 0.0
+    quota: Callable[[str, int], None] | None = None
 
     @staticmethod
     def register(tenants: list[str]) -> None:
@@ -103,6 +107,8 @@ class Pricing:
             + usage.completion_tokens * self.completion_per_1k
         )
         metrics.TENANT_COST.labels(tenant).inc(cost / 1000)
+        if self.quota is not None:
+            self.quota(tenant, usage.prompt_tokens + usage.completion_tokens)
 
 
 class AnswerService:
@@ -114,19 +120,65 @@ class AnswerService:
         llm: ChatClient | None,
         grounding: GroundednessScorer,
         pricing: Pricing | None = None,
+        guard: PassageGuard,
     ) -> None:
         self.search = search
         self.extractive = extractive
         self.llm = llm
         self.grounding = grounding
         self.pricing = pricing or Pricing()
+        self.guard = guard
 
     def prepare(self, request: SearchRequest, tenant: str = ANONYMOUS) -> Prepared:
         """Validate and retrieve; raises on bad input before any response is started."""
         timer = Timer()
         with timer.stage("retrieve"):
             result = self.search.search(request, timer)
-        return Prepared(str(uuid.uuid4()), request.query, result.hits, timer, tenant)
+        passages = self.guard.for_answer(result.hits)
+        with timer.stage("relevance"):
+            relevance = self.grounding.relevance(request.query, passages)
+        if not self.grounding.relevant(relevance):
+            passages = []  # none is about the question: abstain rather than quote them
+        return Prepared(str(uuid.uuid4()), request.query, passages, timer, tenant, relevance)
+
+    def _messages(self, prepared: Prepared) -> list[dict[str, str]]:
+        """The chat messages, with question and passages as the LLM may see them."""
+        return build_messages(*self.guard.for_llm(prepared.question, prepared.passages))
+
+    def _complete(self, messages: list[dict[str, str]]) -> Completion:
+        """One completion; a refused connection first waits for inference to wake from zero."""
+        assert self.llm is not None
+        try:
+            return self.llm.complete(messages)
+        except LLMError as exc:
+            if not (self.llm.waker.applies(exc.reason) and self.llm.waker.wait()):
+                raise
+        return self.llm.complete(messages)
+
+    def _first_token(
+        self, messages: list[dict[str, str]], usage: Usage
+    ) -> tuple[Iterator[str], str | None, str]:
+        """Start a stream: its tokens, the first one (None: it failed) and the failure reason."""
+        assert self.llm is not None
+        tokens = self.llm.stream(messages, usage)
+        try:
+            return tokens, next(tokens, ""), ""
+        except LLMError as exc:
+            return tokens, None, exc.reason
+
+    def _open(
+        self, messages: list[dict[str, str]], usage: Usage
+    ) -> Generator[tuple[str, dict[str, Any]], None, tuple[Iterator[str], str | None, str]]:
+        """Start a stream; while inference wakes from zero, yield ``waiting`` and hold."""
+        assert self.llm is not None
+        tokens, first, reason = self._first_token(messages, usage)
+        if first is None and self.llm.waker.applies(reason):
+            yield "waiting", {"reason": reason, "timeout_s": self.llm.waker.timeout_s}
+            if self.llm.waker.wait():
+                tokens, first, reason = self._first_token(messages, usage)
+        if first is None:
+            logger.warning("LLM stream failed (%s), answering extractively", reason)
+        return tokens, first, reason
 
     def _extractive(self, prepared: Prepared, reason: str) -> Answer:
         if reason != NO_PASSAGES_REASON:  # nothing to answer from is not an LLM fallback
@@ -141,7 +193,7 @@ class AnswerService:
             text,
             "extractive",
             cite(numbers, prepared.passages),
-            self.grounding.verbatim(),
+            self.grounding.support(prepared.relevance, answered=bool(prepared.passages)),
             timings_ms=prepared.timer.timings_ms,
             fallback_reason=reason,
         )
@@ -153,7 +205,7 @@ class AnswerService:
             return self._extractive(prepared, NO_PASSAGES_REASON)
         try:
             with prepared.timer.stage("generate"):
-                completion = self.llm.complete(build_messages(prepared.question, prepared.passages))
+                completion = self._complete(self._messages(prepared))
         except LLMError as exc:
             logger.warning("LLM failed (%s), answering extractively: %s", exc.reason, exc.message)
             return self._extractive(prepared, exc.reason)
@@ -173,18 +225,14 @@ class AnswerService:
 
     def stream(self, prepared: Prepared) -> Iterator[tuple[str, dict[str, Any]]]:
         """Server-sent events: ``meta``, ``token``..., ``citations``, ``done``; ``error`` if the
-        LLM breaks off after its first token (before that, the answer falls back silently)."""
+        LLM breaks off after its first token (before that, the answer falls back silently);
+        ``waiting`` first while inference wakes from zero (``llm.wake_timeout_s``)."""
         tokens: Iterator[str] = iter(())
         first: str | None = None
         usage = Usage()
         reason = "not_configured" if self.llm is None else NO_PASSAGES_REASON
         if self.llm is not None and prepared.passages:
-            tokens = self.llm.stream(build_messages(prepared.question, prepared.passages), usage)
-            try:
-                first = next(tokens, "")
-            except LLMError as exc:
-                reason = exc.reason
-                logger.warning("LLM stream failed (%s), answering extractively", exc.reason)
+            tokens, first, reason = yield from self._open(self._messages(prepared), usage)
         if first is None:
             answer = self._extractive(prepared, reason)
             yield (
@@ -196,7 +244,8 @@ class AnswerService:
                     "passages": len(prepared.passages),
                 },
             )
-            yield "token", {"text": answer.answer}
+            for sentence in answer_sentences(answer.answer):
+                yield "token", {"text": sentence}
             yield "citations", {"citations": [asdict(c) for c in answer.citations]}
             yield "done", _done(answer.mode, answer.usage, answer.groundedness, prepared, "stop")
             return

@@ -1,12 +1,16 @@
-"""Groundedness: the share of an answer's sentences that its cited passages support.
+"""Groundedness and relevance, cheap and LLM-free, with the retrieval embedding model.
 
-Cheap and LLM-free: each answer sentence (citation markers removed) is embedded and compared
-with the passages it cites (all retrieved passages when the sentence cites none); a sentence is
-supported when the best cosine similarity reaches ``sentence_similarity``. An answer whose share
-is below ``threshold`` is flagged ``grounded: false``. Extractive answers quote the passages
-verbatim, so they are grounded by construction, cost nothing to score and stay out of the
-groundedness histogram. An answer with no checkable sentence (too short), or whose scoring failed
-(a remote embedder is down), is left unscored (``None``) rather than failing the answer.
+An LLM answer's groundedness is the share of its sentences that its cited passages support: each
+sentence (citation markers removed) is compared with the passages it cites (all retrieved
+passages when it cites none); it is supported when the best cosine similarity reaches
+``sentence_similarity``. Below ``threshold`` the answer is flagged ``grounded: false``.
+
+Relevance is the question's best cosine similarity with a retrieved passage. Under
+``relevance_floor`` no passage is about the question, so the answer abstains; the floor is
+calibrated on BEIR SciFact (``ragfleet eval floor``). An extractive answer quotes passages, so
+its sentences are supported by construction; what can fail is that the quoted passages are about
+the question, so its groundedness is that relevance. An answer with no checkable sentence, or
+whose scoring failed (a remote embedder is down), is left unscored (``None``).
 """
 
 from __future__ import annotations
@@ -37,10 +41,17 @@ UNSCORED = Groundedness(None, None)
 
 
 class GroundednessScorer:
-    def __init__(self, embedder: Embedder, sentence_similarity: float, threshold: float) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        sentence_similarity: float,
+        threshold: float,
+        relevance_floor: float = 0.0,
+    ) -> None:
         self.embedder = embedder
         self.sentence_similarity = sentence_similarity
         self.threshold = threshold
+        self.relevance_floor = relevance_floor
 
     def _record(self, score: float) -> Groundedness:
         result = Groundedness(round(score, 4), score >= self.threshold)
@@ -49,10 +60,29 @@ class GroundednessScorer:
             metrics.UNGROUNDED_ANSWERS.inc()
         return result
 
-    @staticmethod
-    def verbatim() -> Groundedness:
-        """An extractive answer: every sentence is a quotation."""
-        return Groundedness(1.0, True)
+    def relevance(self, question: str, passages: list[SearchHit]) -> float | None:
+        """The question's best cosine similarity with a passage; None when not scorable."""
+        if not passages:
+            return None
+        try:
+            vectors = self.embedder.embed([question] + [p.text for p in passages])
+        except RagfleetError as exc:
+            logger.warning("relevance not scored: %s", exc.message)
+            return None
+        return float((vectors[1:] @ vectors[0]).max())
+
+    def relevant(self, relevance: float | None) -> bool:
+        """Whether passages this relevant may be answered from (unscored: yes)."""
+        return relevance is None or relevance >= self.relevance_floor
+
+    def support(self, relevance: float | None, answered: bool) -> Groundedness:
+        """An extractive answer's groundedness: how relevant the passages it quotes are. An
+        abstention is never grounded."""
+        if relevance is None and answered:
+            metrics.GROUNDING_UNSCORED.labels("error").inc()
+            return UNSCORED
+        score = round(max(relevance or 0.0, 0.0), 4)
+        return Groundedness(score, answered and self.relevant(relevance))
 
     def score(self, answer: str, passages: list[SearchHit]) -> Groundedness:
         claims: list[tuple[str, list[int]]] = []

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ragfleet.errors import LLMError
+from ragfleet.generation.wake import Waker
 from ragfleet.http import build_client, describe
 from ragfleet.settings import LLMSettings
 from ragfleet.telemetry import metrics
@@ -56,6 +57,7 @@ class ChatClient:
         self._client = build_client(
             settings.base_url, settings.api_key, settings.timeout_s, settings.connect_timeout_s
         )
+        self.waker = Waker(self.check, settings.wake_timeout_s, settings.wake_poll_s)
 
     def _body(self, messages: list[dict[str, str]], stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

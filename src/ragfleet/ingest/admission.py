@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ragfleet.domain import PUBLIC_GROUP, DocumentStatus, JobStatus, ParsedDocument, document_id
+from ragfleet.domain import (
+    PUBLIC_GROUP,
+    DocumentStatus,
+    JobStatus,
+    ParsedDocument,
+    document_id,
+    validate_metadata,
+)
 from ragfleet.errors import (
     BadInputError,
     ConflictError,
@@ -81,12 +88,13 @@ class Admission:
         collection: str,
         acl: list[str] | None,
         caller_groups: Sequence[str] | None = None,
+        may_narrow_public: bool = True,
     ) -> list[Accepted]:
         """Record and queue jobs for the documents; 503 (nothing recorded) when the queue is
         full."""
         if not self.queue.has_capacity(len(documents)):
-            raise OverloadedError("the ingestion queue is full; retry later")
-        accepted = self.accept(documents, collection, acl, caller_groups)
+            raise OverloadedError("the ingestion queue is full; retry later", retry_after=5)
+        accepted = self.accept(documents, collection, acl, caller_groups, may_narrow_public)
         self.queue.submit([a.job_id for a in accepted if a.status is JobStatus.QUEUED])
         return accepted
 
@@ -96,24 +104,28 @@ class Admission:
         collection: str,
         acl: list[str] | None,
         caller_groups: Sequence[str] | None = None,
+        may_narrow_public: bool = True,
     ) -> list[Accepted]:
         """Record a job per changed document; an identical version already indexed is a no-op.
 
         ``caller_groups`` (None: unrestricted) must cover the requested ACL and every existing
-        document being replaced. Raises ``ConflictError`` (nothing recorded) when any document
-        has a job in flight.
+        document being replaced; restricting a public document needs ``may_narrow_public``
+        (the admin scope), or one key could hide it from everyone else. Raises
+        ``ConflictError`` (nothing recorded) when any document has a job in flight.
         """
         groups = validate_acl(acl)
         if not covers(caller_groups, groups):
             raise ForbiddenError("the acl names groups this API key does not belong to")
-        pending = self._pending(documents, collection, groups)
+        pending = self._pending(documents, collection, groups, caller_groups)
         ids = [p.document_id for p in pending]
         existing = self.registry.find_documents(ids)
-        locked = [row.id for row in existing.values() if not covers(caller_groups, row.acl)]
-        if locked:
+        if any(not covers(caller_groups, row.acl) for row in existing.values()):
+            # The same words whatever the reason, naming no document the key cannot read.
+            raise ForbiddenError("this API key may not write a document with this source")
+        narrowing = groups != [PUBLIC_GROUP] and not may_narrow_public
+        if narrowing and any(row.acl == [PUBLIC_GROUP] for row in existing.values()):
             raise ForbiddenError(
-                f"document {locked[0]} exists and this API key cannot replace it: "
-                "it is shared with groups the key does not belong to"
+                "only an API key with the admin scope may restrict a public document"
             )
         in_flight = self.registry.active_jobs(ids)
         if in_flight:
@@ -140,14 +152,23 @@ class Admission:
         return [results[i] for i in ids]
 
     def _pending(
-        self, documents: Sequence[ParsedDocument], collection: str, acl: list[str]
+        self,
+        documents: Sequence[ParsedDocument],
+        collection: str,
+        acl: list[str],
+        owner: Sequence[str] | None,
     ) -> list[PendingIngest]:
         """Identify and version each document; refuse empty ones and duplicates."""
         pending: list[PendingIngest] = []
         for doc in documents:
+            name = doc.source or doc.title
             if not doc.text.strip():
-                raise EmptyDocumentError(f"document {doc.source or doc.title!r} has no text")
-            doc_id = document_id(collection, doc.source or None, doc.content_hash())
+                raise EmptyDocumentError(f"document {name!r} has no text")
+            try:
+                validate_metadata(doc.metadata)
+            except BadInputError as exc:
+                raise BadInputError(f"document {name!r}: {exc.message}") from exc
+            doc_id = document_id(collection, doc.source or None, doc.content_hash(), owner)
             version = document_version(doc, acl, self.chunker)
             pending.append(PendingIngest(doc_id, collection, version, doc, acl))
         if len({p.document_id for p in pending}) != len(pending):
@@ -157,7 +178,7 @@ class Admission:
     def retry(self, job_id: str, caller_groups: Sequence[str] | None = None) -> JobRow:
         """A new queued job for a failed one; the caller must be allowed to write the document."""
         if not self.queue.has_capacity(1):
-            raise OverloadedError("the ingestion queue is full; retry later")
+            raise OverloadedError("the ingestion queue is full; retry later", retry_after=5)
         failed = self.registry.get_job(job_id, caller_groups)
         self._writable(failed.document_id, caller_groups)
         job = self.registry.retry_job(job_id)
@@ -189,12 +210,19 @@ class Admission:
         return removed
 
     def delete(self, doc_id: str, caller_groups: Sequence[str] | None = None) -> None:
-        """Remove a document from the registry and its chunks from the index."""
+        """Remove a document from the registry and its chunks from the index; a job still
+        ingesting it is cancelled first (its run stops and removes what it wrote)."""
         row = self._writable(doc_id, caller_groups)
-        in_flight = self.registry.active_jobs([doc_id])
-        if in_flight:
-            raise ConflictError(
-                f"document {doc_id} is being ingested by job {in_flight[doc_id].id}"
-            )
+        for job in self.registry.active_jobs([doc_id]).values():
+            self.registry.cancel_job(job.id)
         self.store.delete(row.collection, document_filter(doc_id))
         self.registry.delete_document(doc_id)
+
+    def cancel(self, job_id: str, caller_groups: Sequence[str] | None = None) -> JobRow:
+        """Stop a queued or running job; the previous version of its document stays
+        searchable. 409 when the job already ended."""
+        job = self.registry.get_job(job_id, caller_groups)
+        self._writable(job.document_id, caller_groups)
+        if not self.registry.cancel_job(job_id):
+            raise ConflictError(f"job {job_id} is {job.status}; only active jobs are cancelled")
+        return self.registry.get_job(job_id)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from ragfleet.domain import (
     Chunk,
@@ -25,6 +29,7 @@ from ragfleet.domain import (
     heading_path,
 )
 from ragfleet.embedding import Embedder
+from ragfleet.embedding.base import Matrix
 from ragfleet.errors import (
     ClaimLostError,
     DependencyError,
@@ -40,10 +45,15 @@ from ragfleet.registry.repository import Registry
 from ragfleet.registry.tables import DocumentRow, JobRow
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import VectorStore, document_filter
+from ragfleet.security.injection import looks_like_injection
 from ragfleet.telemetry import metrics
 from ragfleet.telemetry.tracing import span
 
 logger = logging.getLogger(__name__)
+
+EMBED_SLICE = 64  # texts per embed call; a stop or the time limit is noticed between calls
+# Faults that hit every document of a batch alike: no point retrying them one by one.
+_SHARED_FAULTS = (JobInterruptedError, ClaimLostError, JobTimeoutError, DependencyError)
 
 
 @dataclass(slots=True)
@@ -62,6 +72,16 @@ class _Work:
     document: ParsedDocument
     acl: list[str]
     chunks: list[Chunk]
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Time one ingestion stage into ``ragfleet_ingest_stage_duration_seconds``."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.INGEST_STAGE_DURATION.labels(name).observe(time.perf_counter() - began)
 
 
 def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
@@ -118,9 +138,10 @@ class Indexer:
             outcome.requeue = list(job_ids)
             return outcome
         work: list[_Work] = []
-        started = time.perf_counter()
         overdue = datetime.now(UTC) - timedelta(seconds=self.time_limit_s)
-        claimed = self.registry.start_jobs(job_ids, worker, self.max_attempts, overdue)
+        with _stage("registry"):
+            claimed = self.registry.start_jobs(job_ids, worker, self.max_attempts, overdue)
+        started = time.perf_counter()
         for job, document, acl in claimed:
             try:
                 chunks = self.chunker.chunk(document)
@@ -138,16 +159,36 @@ class Indexer:
             collections.setdefault(item.job.collection, []).append(item)
         deadline = time.monotonic() + self.time_limit_s
         for collection, items in collections.items():
-            finished: set[str] = set()
-            try:
-                self._index(collection, items, finished, deadline)
-            except Exception as exc:
-                if not isinstance(exc, RagfleetError):
-                    logger.exception("indexing failed in collection %s", collection)
-                unfinished = [item for item in items if item.job.id not in finished]
-                self._give_up(collection, unfinished, exc, retry_transient, outcome)
+            self._index_isolating(collection, items, deadline, retry_transient, outcome)
         outcome.collections = set(collections)
         return outcome
+
+    def _index_isolating(
+        self,
+        collection: str,
+        items: list[_Work],
+        deadline: float,
+        retry_transient: bool,
+        outcome: Processed,
+    ) -> None:
+        """Index the documents together; when that fails for a reason one document can cause
+        (not a shutdown, a lost claim, the time limit or a service down), index the rest one
+        by one, so only the culprit fails and the others (other tenants' too) go ahead."""
+        finished: set[str] = set()
+        try:
+            self._index(collection, items, finished, deadline)
+            return
+        except Exception as exc:
+            if not isinstance(exc, RagfleetError):
+                logger.exception("indexing failed in collection %s", collection)
+            unfinished = [item for item in items if item.job.id not in finished]
+            shared = isinstance(exc, _SHARED_FAULTS) or self.stopping.is_set()
+            if shared or len(unfinished) < 2:
+                self._give_up(collection, unfinished, exc, retry_transient, outcome)
+                return
+        logger.warning("a batch failed in %s; indexing its documents one by one", collection)
+        for item in unfinished:
+            self._index_isolating(collection, [item], deadline, retry_transient, outcome)
 
     def _give_up(
         self,
@@ -159,10 +200,14 @@ class Indexer:
     ) -> None:
         """After a failure part-way: remove what this run wrote, then fail its jobs, or put them
         back to ``queued`` (shutdown, a lost claim, a transient fault being retried). Jobs this
-        run no longer holds belong to another run and are left alone."""
+        run no longer holds belong to another run and are left alone, unless they were
+        withdrawn (cancelled, or deleted with their document): nobody else cleans up those."""
         lost = self.registry.set_progress([item.job for item in items], "cleaning up", 0.0)
         held = [item for item in items if item.job.id not in lost]
-        self._discard_new_versions(collection, held)
+        withdrawn = self.registry.withdrawn(list(lost)) if lost else set()
+        self._discard_new_versions(
+            collection, held + [item for item in items if item.job.id in withdrawn]
+        )
         jobs = [item.job for item in held]
         # While stopping, any failure (the store closing under the run) is an interruption.
         if isinstance(exc, JobInterruptedError | ClaimLostError) or self.stopping.is_set():
@@ -186,50 +231,81 @@ class Indexer:
         jobs = [item.job for item in items]
         self._heartbeat(jobs, "embedding", 0.05)
         chunks = self._write_points(collection, items, deadline)
-        gone = self.registry.finish_jobs(
-            [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
-        )
+        with _stage("registry"):
+            gone = self.registry.finish_jobs(
+                [(item.job, item.document, item.acl, len(item.chunks)) for item in items]
+            )
         finished.update(job.id for job in jobs)
         self._make_live(collection, items, previous, gone)
         metrics.INGEST_CHUNKS.inc(chunks)
         metrics.INGEST_JOBS.labels("succeeded").inc(len(items))
 
     def _write_points(self, collection: str, items: list[_Work], deadline: float) -> int:
-        """Embed and upsert the chunks in batches of ``embed_batch``; returns how many."""
-        flat = [(item, chunk) for item in items for chunk in item.chunks]
+        """Embed the chunks in steps of ``embed_batch``, shortest texts first (less padding);
+        each step is BM25-encoded and upserted in a second thread while the next one embeds.
+        Returns how many chunks were written."""
+        flat = sorted(
+            (
+                (item, chunk, embedding_text(item.document, chunk))
+                for item in items
+                for chunk in item.chunks
+            ),
+            key=lambda row: len(row[2]),
+        )
         now = datetime.now(UTC).isoformat()
         jobs = [item.job for item in items]
-        step = self.embed_batch
-        for start in range(0, len(flat), step):
-            if self.stopping.is_set():
-                raise JobInterruptedError("interrupted by a shutdown; queued again")
-            if time.monotonic() > deadline:
-                raise JobTimeoutError(
-                    f"the job ran over its {self.time_limit_s:g} s time limit "
-                    "(RAGFLEET_JOBS__TIME_LIMIT_S)"
-                )
-            part = flat[start : start + step]
-            texts = [embedding_text(item.document, chunk) for item, chunk in part]
-            began = time.perf_counter()
-            with span("ingest.embed"):
-                dense = self.embedder.embed(texts)
-            metrics.INGEST_STAGE_DURATION.labels("embed").observe(time.perf_counter() - began)
-            # The claim is checked (and the heartbeat written) before every write to the store.
-            self._heartbeat(jobs, "indexing", 0.05 + 0.9 * start / len(flat))
-            began = time.perf_counter()
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as writer:
+            pending: Future[None] | None = None
+            for start in range(0, len(flat), self.embed_batch):
+                self._check_running(deadline)
+                part = flat[start : start + self.embed_batch]
+                with _stage("embed"), span("ingest.embed"):
+                    dense = self._embed([text for _, _, text in part], deadline)
+                if pending is not None:
+                    pending.result()
+                # The claim is checked (and the heartbeat written) before every write to the store.
+                self._heartbeat(jobs, "indexing", 0.05 + 0.9 * start / len(flat))
+                pending = writer.submit(self._upsert, collection, part, dense, now)
+            if pending is not None:
+                pending.result()
+        return len(flat)
+
+    def _embed(self, texts: list[str], deadline: float) -> Matrix:
+        """Embed in slices of ``EMBED_SLICE``, checking between them for a shutdown or the time
+        limit: one embed call cannot be interrupted, so a slice bounds how long a stop waits
+        (a whole step on two cores can take half a minute)."""
+        parts: list[Matrix] = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            if start:
+                self._check_running(deadline)
+            parts.append(self.embedder.embed(texts[start : start + EMBED_SLICE]))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _check_running(self, deadline: float) -> None:
+        if self.stopping.is_set():
+            raise JobInterruptedError("interrupted by a shutdown; queued again")
+        if time.monotonic() > deadline:
+            raise JobTimeoutError(
+                f"the job ran over its {self.time_limit_s:g} s time limit "
+                "(RAGFLEET_JOBS__TIME_LIMIT_S)"
+            )
+
+    def _upsert(
+        self, collection: str, part: list[tuple[_Work, Chunk, str]], dense: Matrix, now: str
+    ) -> None:
+        with _stage("sparse_encode"):
+            sparse = [self.sparse.encode_document(text) for _, _, text in part]
+        with _stage("upsert"), span("ingest.upsert"):
             points = [
                 IndexedChunk(
                     point_id=chunk_point_id(item.job.document_id, item.job.version, chunk.index),
                     dense=dense[row].tolist(),
-                    sparse=self.sparse.encode_document(text),
+                    sparse=sparse[row],
                     payload=self._payload(item, chunk, now),
                 )
-                for row, ((item, chunk), text) in enumerate(zip(part, texts, strict=True))
+                for row, (item, chunk, _) in enumerate(part)
             ]
-            with span("ingest.upsert"):
-                self.store.upsert(collection, points)
-            metrics.INGEST_STAGE_DURATION.labels("upsert").observe(time.perf_counter() - began)
-        return len(flat)
+            self.store.upsert(collection, points)
 
     def _make_live(
         self,
@@ -256,6 +332,9 @@ class Indexer:
 
     @staticmethod
     def _payload(item: _Work, chunk: Chunk, now: str) -> ChunkPayload:
+        suspected = looks_like_injection(f"{chunk.section}\n{chunk.text}")
+        if suspected:
+            metrics.INJECTION_FLAGGED_CHUNKS.inc()
         return ChunkPayload(
             document_id=item.job.document_id,
             chunk_index=chunk.index,
@@ -269,6 +348,7 @@ class Indexer:
             text=chunk.text,
             meta=item.document.metadata,
             indexed_at=now,
+            injection_suspected=suspected,
         )
 
     def _discard_new_versions(self, collection: str, items: list[_Work]) -> None:
@@ -285,7 +365,9 @@ class Indexer:
                 logger.warning("could not discard the partial version of %s", doc_id)
 
     def _heartbeat(self, jobs: list[JobRow], stage: str, progress: float) -> None:
-        if lost := self.registry.set_progress(jobs, stage, progress):
+        with _stage("registry"):
+            lost = self.registry.set_progress(jobs, stage, progress)
+        if lost:
             raise ClaimLostError(f"job(s) {', '.join(sorted(lost))} taken over by another run")
 
     def _fail(self, jobs: list[JobRow], message: str) -> None:

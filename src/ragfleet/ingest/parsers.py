@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Any
 
+import charset_normalizer
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, Tag
 
@@ -23,20 +24,44 @@ from ragfleet.errors import (
     RagfleetError,
     UnsupportedDocumentError,
 )
+from ragfleet.ingest import markup
 from ragfleet.text import decode, normalize
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_MD_FENCE = re.compile(r"^(```|~~~)")
+_MD_FENCE = re.compile(r"^(`{3,}|~{3,}|:{3,}(?=\{))")
+_SETEXT = re.compile(r"^(=+|-+)\s*$")
+_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_])(?:\s*\1){2,}\s*$")
 _HTML_HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _HTML_DROP = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg"]
+_HTML_DROP_SELECTOR = ", ".join(
+    [
+        "[role=navigation]",
+        "[role=banner]",
+        "[role=contentinfo]",
+        "[role=search]",
+        "[aria-hidden=true]",
+        ".nav-panel",  # Texinfo: Next / Previous / Up
+        "div.header",
+        "div.footer",
+        "div.navigation",
+        ".related",  # Sphinx: the navigation bars
+        ".sphinxsidebar",
+        ".headerlink",  # Sphinx: the ¶ after each heading
+        ".breadcrumbs",
+        ".skip-link",
+    ]
+)
 _HTML_TEXT_BLOCKS = {"p", "li", "dt", "dd", "figcaption", "blockquote", "caption", "summary"}
+# Without a BOM these are guesses that turn short single-byte text into CJK.
+_WIDE_ENCODINGS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
 _RECORD_TEXT_KEYS = ("text", "content", "body")
 _RECORD_TITLE_KEYS = ("title", "name", "heading")
 _RECORD_ID_KEYS = ("_id", "id", "doc_id")
 
 
 def _blocks_from_markdown(text: str) -> list[Block]:
-    """Headings, fenced code, pipe tables and paragraphs of a Markdown (or plain) text."""
+    """Headings (ATX and setext), fenced code, MyST directives, pipe tables and paragraphs of
+    a Markdown (or plain) text; inline links, images and badges are read as their text."""
     blocks: list[Block] = []
     paragraph: list[str] = []
     lines = text.split("\n")
@@ -45,7 +70,7 @@ def _blocks_from_markdown(text: str) -> list[Block]:
         if paragraph:
             table = _is_pipe_table(paragraph)
             # Soft-wrapped paragraph lines are one line of text; table rows stay rows.
-            joined = ("\n" if table else " ").join(paragraph).strip()
+            joined = "\n".join(paragraph).strip() if table else markup.inline(" ".join(paragraph))
             if joined:
                 blocks.append(Block(BlockKind.TABLE if table else BlockKind.PARAGRAPH, joined))
             paragraph.clear()
@@ -53,21 +78,20 @@ def _blocks_from_markdown(text: str) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        fence = _MD_FENCE.match(line.strip())
-        if fence:
+        if fence := _MD_FENCE.match(line.strip()):
             flush()
-            marker, body = fence.group(1), [line]
-            i += 1
-            while i < len(lines):
-                body.append(lines[i])
-                if lines[i].strip().startswith(marker):
-                    break
-                i += 1
-            blocks.append(Block(BlockKind.CODE, "\n".join(body).strip()))
+            i, block = _fenced(lines, i, fence.group(1))
+            if block is not None:
+                blocks.append(block)
         elif heading := _MD_HEADING.match(line):
             flush()
-            blocks.append(Block(BlockKind.HEADING, heading.group(2), level=len(heading.group(1))))
-        elif not line.strip():
+            text = markup.inline(heading.group(2))
+            blocks.append(Block(BlockKind.HEADING, text, level=len(heading.group(1))))
+        elif paragraph and not _is_pipe_table(paragraph) and _SETEXT.match(line):
+            text = markup.inline(" ".join(paragraph))
+            paragraph.clear()
+            blocks.append(Block(BlockKind.HEADING, text, level=1 if line[0] == "=" else 2))
+        elif not line.strip() or (not paragraph and _THEMATIC_BREAK.match(line)):
             flush()
         else:
             if paragraph and _is_pipe_table(paragraph) != _is_pipe_table([line]):
@@ -75,7 +99,21 @@ def _blocks_from_markdown(text: str) -> list[Block]:
             paragraph.append(line)
         i += 1
     flush()
-    return blocks
+    return [block for block in blocks if block.text]
+
+
+def _fenced(lines: list[str], start: int, marker: str) -> tuple[int, Block | None]:
+    """The fenced block opening at ``start``: code, or a MyST directive as a reader sees it.
+    Returns the index of the closing fence and the block."""
+    opening, body = lines[start], []
+    i = start + 1
+    while i < len(lines) and not lines[i].strip().startswith(marker):
+        body.append(lines[i])
+        i += 1
+    if opening.strip()[len(marker) :].startswith("{"):
+        return i, markup.directive(opening, body)
+    closing = lines[i] if i < len(lines) else ""
+    return i, Block(BlockKind.CODE, "\n".join([opening, *body, closing]).strip())
 
 
 def _is_pipe_table(lines: list[str]) -> bool:
@@ -90,12 +128,23 @@ def _title_from(blocks: list[Block], fallback: str) -> str:
 
 
 def parse_markdown(data: bytes, name: str) -> list[ParsedDocument]:
-    blocks = _blocks_from_markdown(normalize(decode(data)))
+    # Before normalising, which would flatten the YAML's indentation.
+    text, metadata = markup.front_matter(decode_text(data).replace("\r\n", "\n"))
+    blocks = _blocks_from_markdown(normalize(text))
+    title = metadata.get("title")
+    if not isinstance(title, str) or not title.strip():
+        title = _title_from(blocks, PurePath(name).stem)
+    return [ParsedDocument(markup.inline(title), name, blocks, metadata)]
+
+
+def parse_rst(data: bytes, name: str) -> list[ParsedDocument]:
+    # Indentation is structure in reStructuredText: block texts are normalised, not the source.
+    blocks = markup.rst_blocks(decode_text(data).replace("\r\n", "\n"))
     return [ParsedDocument(_title_from(blocks, PurePath(name).stem), name, blocks)]
 
 
 def parse_plain_text(data: bytes, name: str) -> list[ParsedDocument]:
-    text = normalize(decode(data))
+    text = normalize(decode_text(data))
     blocks = [Block(BlockKind.PARAGRAPH, p.strip()) for p in text.split("\n\n") if p.strip()]
     return [ParsedDocument(PurePath(name).stem, name, blocks)]
 
@@ -147,10 +196,20 @@ def _html_blocks(element: Tag) -> Iterator[Block]:
 
 
 def parse_html(data: bytes, name: str) -> list[ParsedDocument]:
-    soup = BeautifulSoup(decode(data), "lxml")
+    """The page's main content: navigation bars, sidebars, headers, footers and permalink
+    markers (Sphinx, Texinfo and ARIA conventions) are not indexed."""
+    soup = BeautifulSoup(decode_text(data), "lxml")
     for tag in soup(_HTML_DROP):
         tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.body or soup
+    for tag in soup.select(_HTML_DROP_SELECTOR):
+        tag.decompose()
+    root = (
+        soup.find("main")
+        or soup.find(None, {"role": "main"})
+        or soup.find("article")
+        or soup.body
+        or soup
+    )
     assert isinstance(root, Tag)
     blocks = list(_html_blocks(root))
     title_tag = soup.find("title")
@@ -264,7 +323,7 @@ def _records(value: Any, name: str) -> list[ParsedDocument]:
 
 def parse_json(data: bytes, name: str) -> list[ParsedDocument]:
     try:
-        value = json.loads(decode(data))
+        value = json.loads(decode_text(data))
     except json.JSONDecodeError as exc:
         raise BadInputError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
     return _records(value, name)
@@ -272,7 +331,7 @@ def parse_json(data: bytes, name: str) -> list[ParsedDocument]:
 
 def parse_jsonl(data: bytes, name: str) -> list[ParsedDocument]:
     values = []
-    for number, line in enumerate(decode(data).splitlines(), start=1):
+    for number, line in enumerate(decode_text(data).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -289,6 +348,7 @@ PARSERS: dict[str, Parser] = {
     ".text": parse_plain_text,
     ".md": parse_markdown,
     ".markdown": parse_markdown,
+    ".rst": parse_rst,
     ".html": parse_html,
     ".htm": parse_html,
     ".pdf": parse_pdf,
@@ -311,6 +371,20 @@ def _bounded(document: ParsedDocument) -> ParsedDocument:
 
 def supported(name: str) -> bool:
     return PurePath(name).suffix.lower() in PARSERS
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 or UTF-16 with a BOM; otherwise the encoding charset-normalizer finds plausible,
+    Windows-1252 (a superset of Latin-1, the most common legacy encoding) first when it is
+    among them. Bytes no encoding explains are refused."""
+    try:
+        return decode(data)
+    except BadInputError:
+        matches = charset_normalizer.from_bytes(data, cp_exclusion=_WIDE_ENCODINGS)
+        best = next((m for m in matches if m.encoding == "cp1252"), matches.best())
+        if best is None:
+            raise
+        return str(best)
 
 
 def parse_file(name: str, data: bytes) -> list[ParsedDocument]:

@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, Select, create_engine, event, func, select, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError as RowConflict
 from sqlalchemy.orm import Session, sessionmaker
 
-from ragfleet.errors import ConflictError, DependencyError
+from ragfleet.errors import ConflictError, DependencyError, IntegrityError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 Row = TypeVar("Row")
@@ -49,16 +50,26 @@ class Database:
         """Apply Alembic migrations up to head (idempotent)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:  # unreachable, refused, locked: may pass
+            raise DependencyError("registry", str(exc.orig or exc).splitlines()[0]) from exc
+        except DatabaseError as exc:  # the database itself is damaged
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise IntegrityError(
+                f"cannot read the registry {where}: {str(exc.orig or exc).splitlines()[0]}. "
+                "Move a damaged SQLite file aside (its documents must then be ingested again) "
+                "or restore it from a backup"
+            ) from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except IntegrityError as exc:
+        except RowConflict as exc:
             if "uq_jobs_active_document" in str(exc) or "jobs.document_id" in str(exc):
                 raise ConflictError("the document already has a queued or running job") from exc
             raise DependencyError("registry", str(exc).splitlines()[0]) from exc

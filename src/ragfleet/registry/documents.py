@@ -1,14 +1,13 @@
-"""Reads and deletions of documents and collections, filtered by the caller's ACL groups, and the
-feedback people leave on answers."""
+"""Reads and deletions of documents and collections, filtered by the caller's ACL groups."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, case, delete, func, select
 from sqlalchemy.orm import Session
 
+from ragfleet.domain import DocumentStatus
 from ragfleet.errors import ConflictError, NotFoundError
 from ragfleet.registry.access import Groups, visible_ids
 from ragfleet.registry.database import Database
@@ -16,7 +15,6 @@ from ragfleet.registry.tables import (
     ACTIVE_JOB_STATES,
     DocumentGroupRow,
     DocumentRow,
-    FeedbackRow,
     JobPayloadRow,
     JobRow,
 )
@@ -65,6 +63,22 @@ class DocumentStore(Database):
             rows = session.execute(query.order_by(DocumentRow.collection)).all()
             return dict(rows)
 
+    def indexed_counts(self) -> dict[str, int]:
+        """Indexed documents per collection, and 0 for collections with only other documents
+        (pending or failed), so a collection the registry knows is always listed."""
+        indexed = func.sum(case((DocumentRow.status == DocumentStatus.INDEXED.value, 1), else_=0))
+        query = select(DocumentRow.collection, indexed).group_by(DocumentRow.collection)
+        with self.session() as session:
+            return {name: int(count or 0) for name, count in session.execute(query).all()}
+
+    def indexed_documents(self, collection: str) -> list[DocumentRow]:
+        query = select(DocumentRow).where(
+            DocumentRow.collection == collection,
+            DocumentRow.status == DocumentStatus.INDEXED.value,
+        )
+        with self.session() as session:
+            return list(session.scalars(query.order_by(DocumentRow.source)).all())
+
     def delete_collection(self, collection: str) -> int:
         """Remove every document of a collection with its jobs; refused while one is in flight.
         Returns the number of documents removed."""
@@ -81,12 +95,6 @@ class DocumentStore(Database):
             count = session.scalar(select(func.count()).select_from(documents.subquery())) or 0
             _purge(session, documents)
         return count
-
-    def add_feedback(self, query_id: str, rating: str, comment: str | None) -> FeedbackRow:
-        row = FeedbackRow(id=str(uuid.uuid4()), query_id=query_id, rating=rating, comment=comment)
-        with self.session() as session:
-            session.add(row)
-        return row
 
 
 def _purge(session: Session, documents: Select[str]) -> None:

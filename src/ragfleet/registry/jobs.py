@@ -14,7 +14,13 @@ from ragfleet.errors import ConflictError, NotFoundError
 from ragfleet.registry.access import Groups, set_groups, visible_ids
 from ragfleet.registry.codec import PendingIngest, encode_document
 from ragfleet.registry.database import Database
-from ragfleet.registry.tables import ACTIVE_JOB_STATES, DocumentRow, JobPayloadRow, JobRow
+from ragfleet.registry.tables import (
+    ACTIVE_JOB_STATES,
+    RETRYABLE_STATES,
+    DocumentRow,
+    JobPayloadRow,
+    JobRow,
+)
 
 
 class JobStore(Database):
@@ -98,7 +104,7 @@ class JobStore(Database):
         return self.page(query.order_by(JobRow.created_at, JobRow.id), limit, offset)
 
     def finished(self, job_ids: Iterable[str]) -> set[str]:
-        """The subset of ``job_ids`` that succeeded or failed."""
+        """The subset of ``job_ids`` that ended (succeeded, failed or cancelled)."""
         ids = list(job_ids)
         done: set[str] = set()
         with self.session() as session:
@@ -124,10 +130,13 @@ class JobStore(Database):
             )
 
     def retry_job(self, job_id: str, groups: Groups = None) -> JobRow:
-        """A new queued job for a failed job's document version, from its kept payload."""
+        """A new queued job for a failed or cancelled job's document version, from its kept
+        payload."""
         failed = self.get_job(job_id, groups)
-        if failed.status != JobStatus.FAILED.value:
-            raise ConflictError(f"job {job_id} is {failed.status}; only failed jobs are retried")
+        if failed.status not in RETRYABLE_STATES:
+            raise ConflictError(
+                f"job {job_id} is {failed.status}; only failed or cancelled jobs are retried"
+            )
         with self.session() as session:
             payload = session.get(JobPayloadRow, job_id)
             latest = session.scalars(
@@ -148,9 +157,10 @@ class JobStore(Database):
 
 
 def _drop_kept_payloads(session: Session, document_id: str) -> None:
-    """Failed jobs keep their payload for a retry until the document is submitted again."""
+    """Failed and cancelled jobs keep their payload for a retry until the document is
+    submitted again."""
     job_ids = select(JobRow.id).where(
-        JobRow.document_id == document_id, JobRow.status == JobStatus.FAILED.value
+        JobRow.document_id == document_id, JobRow.status.in_(RETRYABLE_STATES)
     )
     session.execute(delete(JobPayloadRow).where(JobPayloadRow.job_id.in_(job_ids)))
 

@@ -7,10 +7,12 @@ from ragfleet.registry.access import Groups
 from ragfleet.registry.codec import PendingIngest
 from ragfleet.registry.documents import DocumentStore
 from ragfleet.registry.jobs import JobStore
+from ragfleet.registry.queries import QueryStore
 from ragfleet.registry.runs import JobRuns
 
 __all__ = ["Groups", "PendingIngest", "Registry"]
 
 
-class Registry(DocumentStore, JobStore, JobRuns):
-    """Documents, collections, feedback and jobs in the SQL registry (one engine, one pool)."""
+class Registry(DocumentStore, JobStore, JobRuns, QueryStore):
+    """Documents, collections, jobs, queries and feedback in the SQL registry (one engine, one
+    pool)."""

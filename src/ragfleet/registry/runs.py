@@ -180,21 +180,41 @@ class JobRuns(Database):
             )
         return gone
 
+    def cancel_job(self, job_id: str) -> bool:
+        """End a queued or running job as ``cancelled``; a run holding it loses its claim and
+        stops at its next step. Returns whether the job was active."""
+        return self._end(job_id, JobStatus.CANCELLED, "cancelled")
+
+    def withdrawn(self, job_ids: Sequence[str]) -> set[str]:
+        """The subset of ``job_ids`` that were cancelled or deleted with their document: no
+        other run will finish them."""
+        with self.session() as session:
+            others = session.scalars(
+                select(JobRow.id).where(
+                    JobRow.id.in_(list(job_ids)), JobRow.status != JobStatus.CANCELLED.value
+                )
+            ).all()
+        return set(job_ids) - set(others)
+
     def fail_job(self, job_id: str, error: str, attempt: int | None = None) -> bool:
         """Fail a queued or running job (only run ``attempt``'s, when given); a document with an
         indexed version keeps serving it. Returns whether the job was failed."""
+        return self._end(job_id, JobStatus.FAILED, error, attempt)
+
+    def _end(self, job_id: str, status: JobStatus, error: str, attempt: int | None = None) -> bool:
         with self.session() as session:
             job = session.get(JobRow, job_id, with_for_update=True)
             if job is None or job.status not in ACTIVE_JOB_STATES:
                 return False
             if attempt is not None and not _holds(job, attempt):
                 return False
-            _fail(session, job, error)
+            _fail(session, job, error, status)
             return True
 
 
-def _fail(session: Session, job: JobRow, error: str) -> None:
-    job.status = JobStatus.FAILED.value
+def _fail(session: Session, job: JobRow, error: str, status: JobStatus = JobStatus.FAILED) -> None:
+    job.status = status.value
+    job.stage = status.value if status is JobStatus.CANCELLED else job.stage
     job.error = error
     job.finished_at = utcnow()
     doc = session.get(DocumentRow, job.document_id)

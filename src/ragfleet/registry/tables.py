@@ -12,6 +12,8 @@ from ragfleet.domain import JobStatus, utcnow
 
 # A job in one of these states is in flight; a document has at most one (uq_jobs_active_document).
 ACTIVE_JOB_STATES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+# Ended jobs that keep their document payload so they can be run again.
+RETRYABLE_STATES = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 
 
 class Base(DeclarativeBase):
@@ -80,7 +82,8 @@ class JobRow(Base):
 
 
 class FeedbackRow(Base):
-    """A person's rating of one answer (``query_id`` from the /v1/query response)."""
+    """A person's rating of one answer (``query_id`` from the /v1/query response), given with
+    the API key named ``key_name`` (null on ratings older than key names)."""
 
     __tablename__ = "feedback"
 
@@ -88,7 +91,23 @@ class FeedbackRow(Base):
     query_id: Mapped[str] = mapped_column(String(36), index=True)
     rating: Mapped[str] = mapped_column(String(8))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    key_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class QueryRow(Base):
+    """An answered question: who asked (feedback is accepted from that key only) and, with
+    ``security.retain_queries``, the question itself for evaluation."""
+
+    __tablename__ = "queries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_name: Mapped[str] = mapped_column(String(64))
+    collection: Mapped[str] = mapped_column(String(63))
+    question: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
 
 class JobPayloadRow(Base):

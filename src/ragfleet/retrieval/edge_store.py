@@ -11,13 +11,15 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import qdrant_edge as qe
 
 from ragfleet.domain import ChunkPayload, IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError, NotFoundError
+from ragfleet.ownership import FolderLock
 from ragfleet.retrieval.filters import Condition
+from ragfleet.retrieval.fusion import Scored
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
     DENSE,
@@ -28,6 +30,7 @@ from ragfleet.retrieval.store import (
     StoreQuery,
     build_filter,
     document_filter,
+    hybrid_search,
     metadata_indexes,
 )
 
@@ -47,10 +50,25 @@ def _sparse(vector: SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
 
 
+def _nearest(query: StoreQuery, mode: SearchMode) -> Any:
+    """The query of one retriever (``mode`` is dense or sparse)."""
+    if mode is SearchMode.DENSE:
+        assert query.dense is not None
+        return qe.Query.Nearest(query.dense, using=DENSE)
+    assert query.sparse is not None
+    return qe.Query.Nearest(_sparse(query.sparse), using=SPARSE)
+
+
+def _scored(points: Any) -> list[Scored]:
+    return [(str(p.id), float(p.score)) for p in points]
+
+
 class EdgeVectorStore:
     """Shards under ``root/<prefix><collection>``, opened lazily and kept open."""
 
-    def __init__(self, root: Path, prefix: str) -> None:
+    def __init__(self, root: Path, prefix: str, indexed_metadata: Sequence[str] = ()) -> None:
+        self.indexed_metadata = frozenset(indexed_metadata)
+        self._owner = FolderLock(root)  # first: never open files another process owns
         self._root = root
         self._prefix = prefix
         self._shards: dict[str, Any] = {}
@@ -90,6 +108,10 @@ class EdgeVectorStore:
     def has_collection(self, name: str) -> bool:
         return name in self._shards or self._path(name).is_dir()
 
+    def collections(self) -> list[str]:
+        found = {p.name.removeprefix(self._prefix) for p in self._root.glob(f"{self._prefix}*")}
+        return sorted(found | set(self._shards))
+
     def ensure_collection(self, name: str, dimensions: int) -> None:
         with self._lock:
             path = self._path(name)
@@ -116,7 +138,7 @@ class EdgeVectorStore:
     def upsert(self, collection: str, points: Sequence[IndexedChunk]) -> None:
         shard = self._shard(collection)
         with self._lock:
-            self._create_indexes(collection, metadata_indexes(points))
+            self._create_indexes(collection, metadata_indexes(points, self.indexed_metadata))
             for start in range(0, len(points), UPSERT_BATCH):
                 batch = [
                     qe.Point(
@@ -145,41 +167,48 @@ class EdgeVectorStore:
         request = qe.CountRequest(filter=build_filter(conditions, _DIALECT), exact=True)
         return int(self._shard(collection).count(request))
 
-    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
-        shard = self._shard(collection)
-        selector = build_filter(query.conditions, _DIALECT)
-        dense = qe.Query.Nearest(query.dense, using=DENSE) if query.dense is not None else None
-        sparse = (
-            qe.Query.Nearest(_sparse(query.sparse), using=SPARSE)
-            if query.sparse is not None
-            else None
-        )
-        if query.mode is SearchMode.HYBRID:
-            request = qe.QueryRequest(
-                limit=query.limit,
-                prefetches=[
-                    qe.Prefetch(limit=query.candidates, query=dense, filter=selector),
-                    qe.Prefetch(limit=query.candidates, query=sparse, filter=selector),
-                ],
-                query=cast(
-                    Any,
-                    qe.Fusion.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]),
-                ),
-                with_payload=True,
-            )
-        else:
-            single = dense if query.mode is SearchMode.DENSE else sparse
-            request = qe.QueryRequest(
-                limit=query.limit, query=single, filter=selector, with_payload=True
-            )
+    def _run(self, call: Any, *args: Any) -> Any:
         try:
-            points = shard.query(request)
+            return call(*args)
         except Exception as exc:  # the engine raises plain exceptions
             raise DependencyError("vector_store", f"search failed: {exc}") from exc
+
+    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
+        if query.mode is SearchMode.HYBRID:
+            return hybrid_search(self, collection, query)
+        shard = self._shard(collection)
+        request = qe.QueryRequest(
+            limit=query.limit,
+            query=_nearest(query, query.mode),
+            filter=build_filter(query.conditions, _DIALECT),
+            with_payload=True,
+        )
+        points = self._run(shard.query, request)
         return [
             SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
             for p in points
         ]
+
+    def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
+        shard = self._shard(collection)
+        selector = build_filter(query.conditions, _DIALECT)
+        requests = [
+            qe.QueryRequest(
+                limit=query.candidates,
+                query=_nearest(query, mode),
+                filter=selector,
+                with_payload=False,
+            )
+            for mode in (SearchMode.DENSE, SearchMode.SPARSE)
+        ]
+        dense, sparse = self._run(shard.query_batch, qe.QueryBatchRequest(queries=requests))
+        return _scored(dense), _scored(sparse)
+
+    def fetch(self, collection: str, point_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        if not point_ids:
+            return {}
+        records = self._run(self._shard(collection).retrieve, list(point_ids), True, False)
+        return {str(r.id): ChunkPayload.from_dict(r.payload or {}) for r in records}
 
     def optimize(self, collection: str) -> None:
         if self.has_collection(collection):
@@ -207,3 +236,4 @@ class EdgeVectorStore:
                 shard.flush()
                 shard.close()
             self._shards.clear()
+            self._owner.release()

@@ -7,6 +7,7 @@ server's client API; the test suite runs the shared store contract against it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -14,6 +15,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from ragfleet.domain import ChunkPayload, IndexedChunk, SearchHit, SparseVector
 from ragfleet.errors import DependencyError
 from ragfleet.retrieval.filters import Condition
+from ragfleet.retrieval.fusion import Scored
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
     DENSE,
@@ -24,6 +26,7 @@ from ragfleet.retrieval.store import (
     StoreQuery,
     build_filter,
     document_filter,
+    hybrid_search,
     metadata_indexes,
 )
 
@@ -44,8 +47,15 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
+def _scored(points: Any) -> list[Scored]:
+    return [(str(p.id), float(p.score)) for p in points]
+
+
 class QdrantVectorStore:
-    def __init__(self, client: QdrantClient, prefix: str) -> None:
+    def __init__(
+        self, client: QdrantClient, prefix: str, indexed_metadata: Sequence[str] = ()
+    ) -> None:
+        self.indexed_metadata = frozenset(indexed_metadata)
         self._client = client
         self._prefix = prefix
         self._indexed: dict[str, set[str]] = {}
@@ -60,6 +70,14 @@ class QdrantVectorStore:
             return bool(self._client.collection_exists(self._name(name)))
         except _ERRORS as exc:
             raise DependencyError("vector_store", str(exc)) from exc
+
+    def collections(self) -> list[str]:
+        try:
+            listed = self._client.get_collections().collections
+        except _ERRORS as exc:
+            raise DependencyError("vector_store", str(exc)) from exc
+        prefix = self._prefix
+        return sorted(c.name.removeprefix(prefix) for c in listed if c.name.startswith(prefix))
 
     def ensure_collection(self, name: str, dimensions: int) -> None:
         if name in self._indexed:
@@ -97,7 +115,7 @@ class QdrantVectorStore:
 
     def upsert(self, collection: str, points: Sequence[IndexedChunk]) -> None:
         try:
-            self._create_indexes(collection, metadata_indexes(points))
+            self._create_indexes(collection, metadata_indexes(points, self.indexed_metadata))
             for start in range(0, len(points), UPSERT_BATCH):
                 batch = [
                     models.PointStruct(
@@ -133,46 +151,53 @@ class QdrantVectorStore:
         )
         return int(result.count)
 
-    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
-        selector = build_filter(query.conditions, _DIALECT)
-        dense = query.dense
-        sparse = _sparse(query.sparse) if query.sparse is not None else None
+    def _request(self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool) -> Any:
+        """One retriever's request (``mode`` is dense or sparse)."""
+        dense = mode is SearchMode.DENSE
+        if not dense:
+            assert query.sparse is not None
+        return models.QueryRequest(
+            query=query.dense if dense else _sparse(query.sparse),  # type: ignore[arg-type]
+            using=DENSE if dense else SPARSE,
+            filter=build_filter(query.conditions, _DIALECT),
+            limit=limit,
+            with_payload=payload,
+        )
+
+    def _batch(self, collection: str, requests: list[Any]) -> list[Any]:
         try:
-            if query.mode is SearchMode.HYBRID:
-                response = self._client.query_points(
-                    self._name(collection),
-                    prefetch=[
-                        models.Prefetch(
-                            query=dense, using=DENSE, limit=query.candidates, filter=selector
-                        ),
-                        models.Prefetch(
-                            query=sparse, using=SPARSE, limit=query.candidates, filter=selector
-                        ),
-                    ],
-                    query=models.RrfQuery(
-                        rrf=models.Rrf(
-                            k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]
-                        )
-                    ),
-                    limit=query.limit,
-                    with_payload=True,
-                )
-            else:
-                single = dense if query.mode is SearchMode.DENSE else sparse
-                response = self._client.query_points(
-                    self._name(collection),
-                    query=single,
-                    using=DENSE if query.mode is SearchMode.DENSE else SPARSE,
-                    query_filter=selector,
-                    limit=query.limit,
-                    with_payload=True,
-                )
+            responses = self._client.query_batch_points(self._name(collection), requests)
         except _ERRORS as exc:
             raise DependencyError("vector_store", str(exc)) from exc
+        return [response.points for response in responses]
+
+    def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
+        if query.mode is SearchMode.HYBRID:
+            return hybrid_search(self, collection, query)
+        (points,) = self._batch(collection, [self._request(query, query.mode, query.limit, True)])
         return [
             SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
-            for p in response.points
+            for p in points
         ]
+
+    def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
+        requests = [
+            self._request(query, mode, query.candidates, False)
+            for mode in (SearchMode.DENSE, SearchMode.SPARSE)
+        ]
+        dense, sparse = self._batch(collection, requests)
+        return _scored(dense), _scored(sparse)
+
+    def fetch(self, collection: str, point_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        if not point_ids:
+            return {}
+        try:
+            records = self._client.retrieve(
+                self._name(collection), list(point_ids), with_payload=True, with_vectors=False
+            )
+        except _ERRORS as exc:
+            raise DependencyError("vector_store", str(exc)) from exc
+        return {str(r.id): ChunkPayload.from_dict(r.payload or {}) for r in records}
 
     def optimize(self, collection: str) -> None:
         """The server's background optimizer indexes on its own."""

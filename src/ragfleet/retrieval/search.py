@@ -12,6 +12,7 @@ from ragfleet.retrieval.filters import Condition, Match, parse_filters
 from ragfleet.retrieval.rerank import Reranker
 from ragfleet.retrieval.sparse import SparseEncoder
 from ragfleet.retrieval.store import SearchMode, StoreQuery, VectorStore
+from ragfleet.retrieval.tuning import FusionTable
 from ragfleet.settings import RetrievalSettings
 from ragfleet.telemetry.timing import Timer
 
@@ -40,6 +41,7 @@ class SearchService:
         embedder: Embedder,
         sparse: SparseEncoder,
         settings: RetrievalSettings,
+        fusions: FusionTable,
         reranker: Reranker | None = None,
         rerank_candidates: int = 30,
     ) -> None:
@@ -47,6 +49,7 @@ class SearchService:
         self.embedder = embedder
         self.sparse = sparse
         self.settings = settings
+        self.fusions = fusions
         self.reranker = reranker
         self.rerank_candidates = rerank_candidates
 
@@ -66,11 +69,12 @@ class SearchService:
             conditions.append(Match("acl", (*request.groups, PUBLIC_GROUP)))
         return conditions
 
-    def search(self, request: SearchRequest, timer: Timer | None = None) -> SearchResult:
+    def plan(self, request: SearchRequest, timer: Timer) -> StoreQuery | None:
+        """The store query for ``request`` (query embedded and encoded), or None when nothing
+        can match. Tuning replays these plans under other fusions."""
         conditions = self.validate(request)
-        timer = timer or Timer()
         if not self.store.has_collection(request.collection):
-            return SearchResult([], timer.timings_ms)
+            return None
         limit = request.top_k
         if self.reranker is not None:
             limit = max(limit, self.rerank_candidates)
@@ -78,22 +82,27 @@ class SearchService:
             mode=request.mode,
             limit=limit,
             candidates=max(self.settings.candidates, limit),
-            dense_weight=self.settings.dense_weight,
-            sparse_weight=self.settings.sparse_weight,
-            rrf_k=self.settings.rrf_k,
+            fusion=self.fusions.get(request.collection),
             conditions=conditions,
         )
         if request.mode is not SearchMode.SPARSE:
             with timer.stage("embed"):
-                query.dense = self.embedder.embed([request.query])[0].tolist()
+                query.dense = self.embedder.embed_query(request.query).tolist()
         if request.mode is not SearchMode.DENSE:
             with timer.stage("sparse_encode"):
                 query.sparse = self.sparse.encode_query(request.query)
             if not query.sparse.indices:
                 # Only stopwords: nothing for BM25 to match, so hybrid becomes dense.
                 if request.mode is SearchMode.SPARSE:
-                    return SearchResult([], timer.timings_ms)
+                    return None
                 query.mode = SearchMode.DENSE
+        return query
+
+    def search(self, request: SearchRequest, timer: Timer | None = None) -> SearchResult:
+        timer = timer or Timer()
+        query = self.plan(request, timer)
+        if query is None:
+            return SearchResult([], timer.timings_ms)
         with timer.stage("search"):
             hits = _one_copy_per_chunk(self.store.search(request.collection, query))
         if self.reranker is not None and hits:

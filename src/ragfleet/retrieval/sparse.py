@@ -8,6 +8,7 @@ two is the BM25 score, and the same vectors work in Qdrant Edge and a Qdrant ser
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections import Counter
 
@@ -38,7 +39,10 @@ class SparseEncoder:
         self._stemmer = Stemmer.Stemmer("english")
 
     def terms(self, text: str) -> list[str]:
-        words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) < 40]
+        """Terms of ``text`` after NFKC normalisation and case folding, so composed and
+        decomposed accents, full-width letters and ligatures give the same terms."""
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        words = [w for w in _WORD.findall(folded) if w not in STOPWORDS and len(w) < 40]
         stems: list[str] = self._stemmer.stemWords(words)
         return stems
 

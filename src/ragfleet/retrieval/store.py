@@ -7,13 +7,14 @@ ACL groups are applied inside the vector search, as a pre-filter of every retrie
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ragfleet.domain import IndexedChunk, MetadataValue, SearchHit, SparseVector
+from ragfleet.domain import ChunkPayload, IndexedChunk, MetadataValue, SearchHit, SparseVector
 from ragfleet.retrieval.filters import Condition, Exclude, Match, Range
+from ragfleet.retrieval.fusion import Fusion, Scored, fuse
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -50,9 +51,7 @@ class StoreQuery:
     dense: list[float] | None = None
     sparse: SparseVector | None = None
     candidates: int = 100
-    dense_weight: float = 1.0
-    sparse_weight: float = 1.0
-    rrf_k: int = 60
+    fusion: Fusion = Fusion()
     conditions: list[Condition] = field(default_factory=list)
 
 
@@ -63,6 +62,10 @@ class VectorStore(Protocol):
 
     def has_collection(self, name: str) -> bool: ...
 
+    def collections(self) -> list[str]:
+        """The ragfleet collections the store holds (under this deployment's prefix), sorted."""
+        ...
+
     def upsert(self, collection: str, points: Sequence[IndexedChunk]) -> None: ...
 
     def delete(self, collection: str, conditions: Sequence[Condition]) -> None:
@@ -71,6 +74,12 @@ class VectorStore(Protocol):
     def count(self, collection: str, document_id: str | None = None) -> int: ...
 
     def search(self, collection: str, query: StoreQuery) -> list[SearchHit]: ...
+
+    def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
+        """The dense and the sparse retriever's best ``query.candidates`` ids, without payloads."""
+
+    def fetch(self, collection: str, point_ids: Sequence[str]) -> dict[str, ChunkPayload]:
+        """Payloads of these points (missing ones are left out)."""
 
     def optimize(self, collection: str) -> None:
         """Build indexes after a batch of writes (a no-op where the server does it)."""
@@ -81,6 +90,14 @@ class VectorStore(Protocol):
         """Raise ``DependencyError`` when the store cannot serve."""
 
     def close(self) -> None: ...
+
+
+def hybrid_search(store: VectorStore, collection: str, query: StoreQuery) -> list[SearchHit]:
+    """Both retrievers in one round trip, fused here, payloads read for the winners only."""
+    dense, sparse = store.candidates(collection, query)
+    fused = fuse(dense, sparse, query.fusion, query.limit)
+    payloads = store.fetch(collection, [point for point, _ in fused])
+    return [SearchHit(score, point, payloads[point]) for point, score in fused if point in payloads]
 
 
 def field_kind(value: MetadataValue) -> FieldKind | None:
@@ -98,12 +115,17 @@ def field_kind(value: MetadataValue) -> FieldKind | None:
     return None
 
 
-def metadata_indexes(points: Iterable[IndexedChunk]) -> dict[str, FieldKind]:
-    """Index types for the user metadata keys in a batch of points."""
+def metadata_indexes(
+    points: Iterable[IndexedChunk], declared: Collection[str]
+) -> dict[str, FieldKind]:
+    """Index types for the ``declared`` metadata keys found in a batch of points. Only declared
+    keys get an index: each new index is built in place, so indexing whatever keys uploads
+    carry would let one document with thousands of keys stall the store. Filters on other
+    keys still work, without an index."""
     plan: dict[str, FieldKind] = {}
     for point in points:
         for key, value in point.payload.meta.items():
-            kind = field_kind(value)
+            kind = field_kind(value) if key in declared else None
             if kind is not None:
                 plan.setdefault(f"meta.{key}", kind)
     return plan

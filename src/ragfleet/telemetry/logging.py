@@ -12,7 +12,17 @@ from ragfleet.telemetry.tracing import current_trace_id
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Structured fields a log call may pass with ``extra=``; the access log uses them.
-ACCESS_FIELDS = ("method", "route", "status", "latency_ms", "collection")
+ACCESS_FIELDS = (
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "collection",
+    "key",
+    "document_ids",
+    "outcome",
+    "request_id",
+)
 
 
 class JsonFormatter(logging.Formatter):

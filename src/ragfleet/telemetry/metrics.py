@@ -33,6 +33,10 @@ ANSWERS = Counter("ragfleet_answers_total", "Answers by mode.", ["mode"])
 LLM_FALLBACKS = Counter(
     "ragfleet_llm_fallbacks_total", "Extractive fallbacks by reason.", ["reason"]
 )
+LLM_REQUESTS_HELD = Gauge(
+    "ragfleet_llm_requests_held",
+    "Answers waiting for inference to wake from zero (KEDA activates inference on it).",
+)
 LLM_DURATION = Histogram(
     "ragfleet_llm_request_duration_seconds",
     "Chat completion duration.",
@@ -66,6 +70,29 @@ GROUNDING_UNSCORED = Counter(
     "LLM answers left unscored: no checkable sentence, or scoring failed.",
     ["reason"],
 )
+PII_REDACTIONS = Counter(
+    "ragfleet_pii_redactions_total",
+    "PII values redacted, by type and by where the text went (llm or reader).",
+    ["entity", "where"],
+)
+INJECTION_FLAGGED_CHUNKS = Counter(
+    "ragfleet_ingest_injection_flagged_chunks_total",
+    "Chunks flagged at ingest for instruction-like text (possible prompt injection).",
+)
+INJECTION_EXCLUDED_PASSAGES = Counter(
+    "ragfleet_injection_excluded_passages_total",
+    "Flagged passages left out of answer context (security.flagged_passages=exclude).",
+)
+RATE_LIMITED = Counter(
+    "ragfleet_rate_limited_total",
+    "Requests refused with 429, by API key name and limit (requests or tokens).",
+    ["tenant", "limit"],
+)
+AUTH_FAILURES = Counter("ragfleet_auth_failures_total", "Requests with a missing or wrong API key.")
+RATE_LIMIT_ERRORS = Counter(
+    "ragfleet_rate_limit_errors_total",
+    "Rate-limit checks that failed (counter store down) and let the request through.",
+)
 FEEDBACK = Counter("ragfleet_feedback_total", "Answer feedback by rating.", ["rating"])
 RERANK_FAILURES = Counter("ragfleet_rerank_failures_total", "Rerank calls that failed.")
 INGEST_JOBS = Counter(
@@ -93,6 +120,21 @@ READY = Gauge(
     ["dependency"],
 )
 WORKER_UP = Gauge("ragfleet_worker_up", "1 while this process's Celery consumer runs.")
+REQUESTS_SHED = Counter(
+    "ragfleet_requests_shed_total",
+    "Searches and questions not computed: no free slot in time, or the client had gone.",
+    ["reason"],
+)
+for _reason in ("overloaded", "disconnected"):
+    REQUESTS_SHED.labels(_reason)
+WORKER_CONSUMING = Gauge(
+    "ragfleet_worker_consuming",
+    "1 while the Celery consumer is connected and Redis answers; 0 for a dead consumer.",
+)
+BROKER_RESETS = Counter(
+    "ragfleet_broker_resets_total",
+    "Times a worker found Redis had lost its data (restarted unsaved) and requeued jobs.",
+)
 JOBS_REQUEUED = Counter("ragfleet_jobs_requeued_total", "Orphaned jobs requeued by reconciliation.")
 PUBLISH_FAILURES = Counter(
     "ragfleet_queue_publish_failures_total", "Tasks Redis did not take (reconciliation resends)."

@@ -65,6 +65,14 @@ class Broker:
         except redis.RedisError as exc:
             raise DependencyError("redis", str(exc)) from exc
 
+    def mark_epoch(self) -> bool:
+        """Leave a marker in Redis; True when it was missing, i.e. Redis started empty (first
+        use, or a restart without persistence that lost every waiting task)."""
+        try:
+            return bool(self.client.set("ragfleet:epoch", "1", nx=True))
+        except redis.RedisError as exc:
+            raise DependencyError("redis", str(exc)) from exc
+
     def check(self) -> None:
         try:
             self.client.ping()

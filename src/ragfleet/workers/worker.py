@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
@@ -46,13 +45,16 @@ STOP_TIMEOUT_S = 60.0
 BOOTED_AT = utcnow()
 
 
-def reconcile(app: RagfleetCelery) -> list[str]:
-    """Requeue orphaned jobs (see the module docstring); returns the job ids published again."""
+def reconcile(app: RagfleetCelery, *, broker_reset: bool = False) -> list[str]:
+    """Requeue orphaned jobs (see the module docstring); returns the job ids published again.
+    After a ``broker_reset`` every queued job lost its task: all are published again."""
     jobs = app.settings.jobs
     stale_before = utcnow() - timedelta(seconds=jobs.stale_after_s)
     # The ingest list is FIFO: a queued job idle since before its oldest task lost its own.
     oldest = app.broker.oldest_enqueued_at(INGEST_QUEUE)
     queued_before = stale_before if oldest is None else min(stale_before, oldest)
+    if broker_reset:
+        queued_before = utcnow()
     orphans = app.task_context().registry.requeue_orphans(
         app.settings.worker_name, BOOTED_AT, stale_before, queued_before
     )
@@ -70,7 +72,7 @@ def interrupt_jobs(app: RagfleetCelery) -> None:
 
 
 class Upkeep(bootsteps.StartStopStep):
-    """Reconciliation and the heartbeat, on the consumer's timer."""
+    """Reconciliation, the broker watch and the heartbeat, on the consumer's timer."""
 
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
@@ -81,18 +83,16 @@ class Upkeep(bootsteps.StartStopStep):
     def start(self, parent: Consumer) -> None:
         app: RagfleetCelery = parent.app  # type: ignore[assignment]
         settings = app.settings
-        heartbeat = app.heartbeat_file
+        self._beat(parent, app)  # marks the broker epoch, so a reset is seen from now on
         self._reconcile(app)
         self._timers.append(
             parent.timer.call_repeatedly(settings.jobs.stale_after_s / 2, self._reconcile, (app,))
         )
-        if heartbeat is not None:
-            self._beat(parent, app, heartbeat)
-            self._timers.append(
-                parent.timer.call_repeatedly(
-                    settings.worker.heartbeat_interval_s, self._beat, (parent, app, heartbeat)
-                )
+        self._timers.append(
+            parent.timer.call_repeatedly(
+                settings.worker.heartbeat_interval_s, self._beat, (parent, app)
             )
+        )
         metrics.WORKER_UP.set(1)
 
     def stop(self, parent: Consumer) -> None:
@@ -100,24 +100,35 @@ class Upkeep(bootsteps.StartStopStep):
             timer.cancel()
         self._timers.clear()
         metrics.WORKER_UP.set(0)
+        metrics.WORKER_CONSUMING.set(0)
 
     @staticmethod
-    def _reconcile(app: RagfleetCelery) -> None:
+    def _reconcile(app: RagfleetCelery, broker_reset: bool = False) -> None:
         try:
-            reconcile(app)
+            reconcile(app, broker_reset=broker_reset)
         except RagfleetError as exc:
             logger.warning("reconciliation failed: %s", exc.message)
 
-    @staticmethod
-    def _beat(parent: Consumer, app: RagfleetCelery, path: Path) -> None:
+    @classmethod
+    def _beat(cls, parent: Consumer, app: RagfleetCelery) -> None:
+        """Every heartbeat interval: notice a broker that lost its data (and publish the
+        jobs whose tasks it lost at once, not after ``jobs.stale_after_s``), then record that
+        the consumer is alive (gauge, and the file ``worker-probe`` reads)."""
         try:
-            app.broker.check()
+            reset = app.broker.mark_epoch()
         except RagfleetError as exc:
             logger.warning("heartbeat skipped: %s", exc.message)
+            metrics.WORKER_CONSUMING.set(0)
             return
-        if parent.blueprint is not None and parent.connection is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
+        if reset:
+            logger.warning("Redis came back empty; publishing every queued job again")
+            metrics.BROKER_RESETS.inc()
+            cls._reconcile(app, broker_reset=True)
+        alive = parent.blueprint is not None and parent.connection is not None
+        metrics.WORKER_CONSUMING.set(1 if alive else 0)
+        if alive and app.heartbeat_file is not None:
+            app.heartbeat_file.parent.mkdir(parents=True, exist_ok=True)
+            app.heartbeat_file.touch()
 
 
 def _controller(

@@ -164,13 +164,20 @@ envFrom:
       name: {{ include "ragfleet.componentName" (dict "root" . "component" "config") }}
 {{- with .Values.secrets.existingSecret }}
 env:
-  {{- range $envName, $key := dict "RAGFLEET_DATABASE__URL" $.Values.secrets.keys.databaseUrl "RAGFLEET_REDIS__URL" $.Values.secrets.keys.redisUrl "RAGFLEET_QDRANT__API_KEY" $.Values.secrets.keys.qdrantApiKey "RAGFLEET_AUTH__API_KEYS" $.Values.secrets.keys.authApiKeys }}
-  - name: {{ $envName }}
-    valueFrom:
-      secretKeyRef:
-        name: {{ $.Values.secrets.existingSecret }}
-        key: {{ $key }}
-  {{- end }}
+  {{- include "ragfleet.secretEnv" $ | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+ragfleet.secretEnv: the secret settings, each a secretKeyRef into .Values.secrets.existingSecret.
+*/}}
+{{- define "ragfleet.secretEnv" -}}
+{{- range $envName, $key := dict "RAGFLEET_DATABASE__URL" .Values.secrets.keys.databaseUrl "RAGFLEET_REDIS__URL" .Values.secrets.keys.redisUrl "RAGFLEET_QDRANT__API_KEY" .Values.secrets.keys.qdrantApiKey "RAGFLEET_AUTH__API_KEYS" .Values.secrets.keys.authApiKeys "RAGFLEET_SERVER__METRICS_TOKEN" .Values.secrets.keys.metricsToken }}
+- name: {{ $envName }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.secrets.existingSecret }}
+      key: {{ $key }}
 {{- end }}
 {{- end }}
 
@@ -191,6 +198,19 @@ ragfleet.llmBaseUrl: the LLM endpoint: config.llm.baseUrl, else the in-cluster i
 {{- .Values.config.llm.baseUrl }}
 {{- else if .Values.inference.enabled }}
 {{- printf "http://%s:%d/v1" (include "ragfleet.componentName" (dict "root" . "component" "inference")) (int .Values.inference.service.port) }}
+{{- end }}
+{{- end }}
+
+{{/*
+ragfleet.embeddingsBaseUrl: config.embeddings.baseUrl, else the in-cluster embeddings Service.
+*/}}
+{{- define "ragfleet.embeddingsBaseUrl" -}}
+{{- if .Values.config.embeddings.baseUrl }}
+{{- .Values.config.embeddings.baseUrl }}
+{{- else if .Values.embeddings.enabled }}
+{{- printf "http://%s:%d/v1" (include "ragfleet.componentName" (dict "root" . "component" "embeddings")) (int .Values.embeddings.containerPort) }}
+{{- else if eq .Values.config.embeddings.backend "openai" }}
+{{- fail "config.embeddings.baseUrl is required when embeddings.enabled is false" }}
 {{- end }}
 {{- end }}
 

@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from ragfleet.api import API_PREFIX
-from ragfleet.api.deps import PrincipalDep, ServicesDep
-from ragfleet.api.middleware import log_collection
+from ragfleet.api.deps import Offset, PrincipalDep, ServicesDep
+from ragfleet.api.middleware import log_collection, log_documents
 from ragfleet.api.schemas import (
     AcceptedPublic,
     DocumentCreate,
     DocumentPublic,
     ListEnvelope,
+    RefusedFilePublic,
+    UploadResponse,
+)
+from ragfleet.domain import (
+    MetadataValue,
+    ParsedDocument,
+    validate_collection_name,
     validate_metadata,
 )
-from ragfleet.domain import MetadataValue, ParsedDocument, validate_collection_name
 from ragfleet.errors import (
     BadInputError,
     DocumentTooLargeError,
+    RagfleetError,
     UnsupportedDocumentError,
 )
-from ragfleet.ingest.parsers import parse_file, parse_text
+from ragfleet.ingest.parsers import parse_text
+from ragfleet.ingest.sandbox import ParseSandbox
 from ragfleet.services import Services
 
 router = APIRouter(prefix=f"{API_PREFIX}/documents", tags=["documents"])
@@ -106,9 +117,39 @@ def _form_metadata(raw: str | None) -> dict[str, MetadataValue]:
         raise BadInputError(str(exc)) from exc
 
 
-async def _from_multipart(
-    request: Request, services: Services
-) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+def upload_source(filename: str | None) -> str:
+    """A file's path relative to the upload root (folders kept, so two ``index.md`` of different
+    folders are two documents); absolute, parent and empty parts are dropped."""
+    parts = PurePosixPath((filename or "").replace("\\", "/")).parts
+    kept = [part for part in parts if part not in ("/", ".", "..")]
+    return "/".join(kept) or "upload"
+
+
+def _refusal(source: str, exc: RagfleetError) -> RefusedFilePublic:
+    message = exc.message if source in exc.message else f"{source}: {exc.message}"
+    return RefusedFilePublic(file=source, code=exc.code, message=message)
+
+
+@dataclass(slots=True)
+class Upload:
+    """A parsed multipart request: the documents, the files refused and the form fields."""
+
+    documents: list[ParsedDocument] = field(default_factory=list)
+    refused: list[RefusedFilePublic] = field(default_factory=list)
+    errors: list[BadInputError] = field(default_factory=list)
+    collection: str | None = None
+    acl: list[str] | None = None
+
+
+async def _parse_upload(
+    upload: UploadFile, source: str, limit: int, parser: ParseSandbox
+) -> list[ParsedDocument]:
+    data = await _read_limited(upload, limit)
+    return await parser.parse_async(source, data)
+
+
+async def _from_multipart(request: Request, services: Services) -> Upload:
+    """Each file is parsed on its own: a bad one is refused by name, the others go ahead."""
     limits = services.settings.limits
     declared = request.headers.get("content-length", "")
     if (
@@ -123,36 +164,46 @@ async def _from_multipart(
         collection = form.get("collection")
         metadata = _form_metadata(str(form.get("metadata") or "") or None)
         acl_raw = str(form.get("acl") or "")
-        documents: list[ParsedDocument] = []
+        result = Upload(collection=str(collection) if collection else None)
         for upload in files:
-            data = await _read_limited(upload, limits.max_upload_bytes)
-            name = upload.filename or "upload"
-            for doc in await run_in_threadpool(parse_file, name, data):
+            source = upload_source(upload.filename)
+            try:
+                parsed = await _parse_upload(
+                    upload, source, limits.max_upload_bytes, services.parser
+                )
+            except BadInputError as exc:
+                result.refused.append(_refusal(source, exc))
+                result.errors.append(exc)
+                continue
+            for doc in parsed:
                 doc.metadata = {**doc.metadata, **metadata}
-                documents.append(doc)
-    acl = [g.strip() for g in acl_raw.split(",") if g.strip()] or None
-    return documents, str(collection) if collection else None, acl
+                result.documents.append(doc)
+    result.acl = [g.strip() for g in acl_raw.split(",") if g.strip()] or None
+    if not result.documents:
+        # Nothing to accept: the request fails as a whole, with the first file's status.
+        error = result.errors[0]
+        error.message = "; ".join(r.message for r in result.refused)
+        raise error
+    return result
 
 
-async def _from_json(
-    request: Request, services: Services
-) -> tuple[list[ParsedDocument], str | None, list[str] | None]:
+async def _from_json(request: Request, services: Services) -> Upload:
     raw = await _read_body(request, services.settings.limits.max_upload_bytes)
     try:
         body = DocumentCreate.model_validate(_load_json(raw, "the body"))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BadInputError(problems) from exc
+        # The same 422 as every other JSON route (``api.errors`` words it).
+        raise RequestValidationError(exc.errors(), body=None) from exc
     if not body.text.strip():
         raise BadInputError("text is empty")
     doc = parse_text(body.text, body.title, body.source, body.metadata)
-    return [doc], body.collection, body.acl
+    return Upload([doc], collection=body.collection, acl=body.acl)
 
 
 @router.post(
     "",
     status_code=202,
-    response_model=ListEnvelope[AcceptedPublic],
+    response_model=UploadResponse,
     openapi_extra=UPLOAD_OPENAPI,
     operation_id="create_documents",
     summary="Ingest files (multipart) or a text document (JSON)",
@@ -160,27 +211,35 @@ async def _from_json(
 )
 async def create_documents(
     request: Request, services: ServicesDep, principal: PrincipalDep
-) -> ListEnvelope[AcceptedPublic]:
+) -> UploadResponse:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        documents, collection, acl = await _from_multipart(request, services)
+        upload = await _from_multipart(request, services)
     elif content_type.startswith("application/json"):
-        documents, collection, acl = await _from_json(request, services)
+        upload = await _from_json(request, services)
     else:
         raise UnsupportedDocumentError(
             "send multipart/form-data with files, or application/json with text"
         )
-    collection = validate_collection_name(collection or services.settings.default_collection)
+    collection = validate_collection_name(upload.collection or services.settings.default_collection)
     log_collection(request, collection)
     # Off the event loop: with the queue this talks to Redis.
     accepted = await run_in_threadpool(
-        services.admission.submit, documents, collection, acl, principal.groups
+        services.admission.submit,
+        upload.documents,
+        collection,
+        upload.acl,
+        principal.groups,
+        principal.admin,
     )
+    log_documents(request, [a.document_id for a in accepted])
     data = [
-        AcceptedPublic(document_id=a.document_id, job_id=a.job_id, status=a.status.value)
-        for a in accepted
+        AcceptedPublic(
+            document_id=a.document_id, job_id=a.job_id, status=a.status.value, source=doc.source
+        )
+        for a, doc in zip(accepted, upload.documents, strict=True)
     ]
-    return ListEnvelope[AcceptedPublic](data=data, count=len(data))
+    return UploadResponse(data=data, count=len(data), refused=upload.refused)
 
 
 @router.get("", response_model=ListEnvelope[DocumentPublic], operation_id="list_documents")
@@ -189,7 +248,7 @@ def list_documents(
     principal: PrincipalDep,
     collection: Annotated[str | None, Query(max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ListEnvelope[DocumentPublic]:
     rows, total = services.registry.list_documents(collection, limit, offset, principal.groups)
     return ListEnvelope[DocumentPublic](

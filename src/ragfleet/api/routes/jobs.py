@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from ragfleet.api import API_PREFIX
-from ragfleet.api.deps import PrincipalDep, ServicesDep
+from ragfleet.api.deps import Offset, PrincipalDep, ServicesDep
 from ragfleet.api.schemas import JobPublic, ListEnvelope
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
@@ -18,9 +18,9 @@ router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 def list_jobs(
     services: ServicesDep,
     principal: PrincipalDep,
-    status: Literal["queued", "running", "succeeded", "failed"] | None = None,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ListEnvelope[JobPublic]:
     rows, total = services.registry.list_jobs(status, limit, offset, principal.groups)
     return ListEnvelope[JobPublic](data=[JobPublic.model_validate(r) for r in rows], count=total)
@@ -41,4 +41,17 @@ def get_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobP
 async def retry_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
     """Queue a failed job's document version again, as a new job."""
     job = await run_in_threadpool(services.admission.retry, job_id, principal.groups)
+    return JobPublic.model_validate(job)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    operation_id="cancel_job",
+    responses={409: {"description": "The job already ended."}},
+)
+async def cancel_job(job_id: str, services: ServicesDep, principal: PrincipalDep) -> JobPublic:
+    """Stop a queued or running job at its next step; the document's previous version stays
+    searchable, and a cancelled job can be retried."""
+    job = await run_in_threadpool(services.admission.cancel, job_id, principal.groups)
     return JobPublic.model_validate(job)

