@@ -15,37 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from harness import percentiles, rss_mb, serve
 from ragfleet.embedding.local import build_encoder
 from ragfleet.evaluation.beir import load
 from ragfleet.retrieval.search import SearchRequest
 from ragfleet.retrieval.store import SearchMode
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, Settings
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
-
-    return {
-        "p50_ms": at(0.5),
-        "p95_ms": at(0.95),
-        "p99_ms": at(0.99),
-        "mean_ms": round(statistics.mean(ordered) * 1000, 2),
-    }
 
 
 def bare_encode(queries: list[str]) -> dict[str, float]:
@@ -61,16 +43,6 @@ def bare_encode(queries: list[str]) -> dict[str, float]:
     return {**percentiles(samples), "queries_per_s": round(len(samples) / sum(samples), 1)}
 
 
-def memory_mb(pid: int) -> dict[str, int]:
-    """Peak (VmHWM) and current (VmRSS) resident size of a process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            fields[key] = int(value.split()[0]) // 1024
-    return {"peak_rss_mb": fields["VmHWM"], "rss_mb": fields["VmRSS"]}
-
-
 def in_process(data_dir: Path, collection: str, queries: list[str]) -> dict[str, float]:
     settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
     services = build_services(settings)
@@ -83,12 +55,6 @@ def in_process(data_dir: Path, collection: str, queries: list[str]) -> dict[str,
     finally:
         services.close()
     return percentiles(samples)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_run(url: str, collection: str, queries: list[str], clients: int) -> dict[str, float]:
@@ -139,40 +105,19 @@ def main() -> None:
         "in_process_hybrid": in_process(args.data_dir, args.collection, queries),
     }
 
-    port = free_port()
-    env = {**os.environ, "RAGFLEET_DATA_DIR": str(args.data_dir), "RAGFLEET_LOG__LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ragfleet.cli", "serve", "--no-sample", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise SystemExit("the server did not become ready")
+    with serve(args.data_dir) as (url, pid):
         http_run(url, args.collection, queries[:20], 1)  # warm up
-        report["serve_memory_ready"] = memory_mb(server.pid)
+        report["serve_memory_ready"] = rss_mb(pid)
         for clients in (1, 8, 32):
             report[f"http_hybrid_{clients}_clients"] = http_run(
                 url, args.collection, queries, clients
             )
-        report["serve_memory_after_load"] = memory_mb(server.pid)
+        report["serve_memory_after_load"] = rss_mb(pid)
         time.sleep(10)
-        report["serve_memory_10s_later"] = memory_mb(server.pid)
-        bare = report["bare_query_encode"]["queries_per_s"]  # type: ignore[index]
-        eight = report["http_hybrid_8_clients"]["requests_per_s"]  # type: ignore[index]
-        report["http_8_clients_per_s_over_bare_encode_per_s"] = round(eight / bare, 2)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        report["serve_memory_10s_later"] = rss_mb(pid)
+    bare = report["bare_query_encode"]["queries_per_s"]  # type: ignore[index]
+    eight = report["http_hybrid_8_clients"]["requests_per_s"]  # type: ignore[index]
+    report["http_8_clients_per_s_over_bare_encode_per_s"] = round(eight / bare, 2)
     print(json.dumps(report, indent=2))
 
 

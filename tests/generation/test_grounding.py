@@ -38,7 +38,7 @@ class _BrokenEmbedder:
 
     dimensions = 384
 
-    def embed(self, texts: list[str]) -> object:
+    def embed(self, texts: list[str], *, interactive: bool = False) -> object:
         raise DependencyError("embeddings", "connection refused")
 
 

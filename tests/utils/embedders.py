@@ -19,12 +19,12 @@ class FaultyEmbedder:
         self.name = inner.name
         self.dimensions = inner.dimensions
 
-    def embed(self, texts: list[str]) -> Any:
+    def embed(self, texts: list[str], *, interactive: bool = False) -> Any:
         poisoned = self.poison is not None and any(self.poison in t for t in texts)
         if self.outages or poisoned:
             self.outages = max(0, self.outages - 1)
             raise DependencyError("embeddings", "connection refused")
-        return self.inner.embed(texts)
+        return self.inner.embed(texts, interactive=interactive)
 
     def embed_query(self, text: str) -> Any:
         return self.inner.embed_query(text)
@@ -53,9 +53,9 @@ class GatedEmbedder:
             self.entered.set()
             self.gate.wait(timeout=60)
 
-    def embed(self, texts: list[str]) -> Any:
+    def embed(self, texts: list[str], *, interactive: bool = False) -> Any:
         self._hold(texts)
-        return self.inner.embed(texts)
+        return self.inner.embed(texts, interactive=interactive)
 
     def embed_query(self, text: str) -> Any:
         self._hold([text])

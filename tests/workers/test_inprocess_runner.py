@@ -64,13 +64,13 @@ class StealingEmbedder:
         self.registry: Registry | None = None
         self.job_id = ""
 
-    def embed(self, texts: list[str]) -> Any:
+    def embed(self, texts: list[str], *, interactive: bool = False) -> Any:
         self.calls += 1
         if self.calls == 2 and self.registry is not None:
             later = utcnow() + timedelta(hours=1)
             self.registry.requeue_orphans("reconciler", utcnow(), later, None)
             assert self.registry.start_jobs([self.job_id], "thief")
-        return self.inner.embed(texts)
+        return self.inner.embed(texts, interactive=interactive)
 
     def embed_query(self, text: str) -> Any:
         return self.inner.embed_query(text)

@@ -21,7 +21,10 @@ class Embedder(Protocol):
     @property
     def name(self) -> str: ...
 
-    def embed(self, texts: Sequence[str]) -> Matrix: ...
+    def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
+        """Rows in input order. ``interactive`` (answers, grounding: a caller is waiting) skips
+        yielding to queries in flight, which ingestion does between its sub-batches."""
+        ...
 
     def embed_query(self, text: str) -> Vector:
         """One search query; backends may batch concurrent queries and run them first."""

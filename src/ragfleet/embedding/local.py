@@ -120,11 +120,12 @@ class LocalEmbedder:
         self._lock = threading.Lock()
         self.dimensions: int = query.dimensions
 
-    def embed(self, texts: Sequence[str]) -> Matrix:
+    def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         lengths = self._batch.tokens(list(texts))
         for idx in sub_batches(lengths, self._batch_size, self._batch_tokens):
-            self._queries.wait_idle(MAX_YIELD_S)
+            if not interactive:
+                self._queries.wait_idle(MAX_YIELD_S)
             with self._lock:
                 out[idx] = self._batch.encode([texts[i] for i in idx])
         return out

@@ -43,7 +43,7 @@ class OpenAIEmbedder:
         normalized: Matrix = matrix / np.maximum(norms, 1e-12)
         return normalized
 
-    def embed(self, texts: Sequence[str]) -> Matrix:
+    def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
         batches = [
             self._request(list(texts[i : i + self._settings.batch_size]))
             for i in range(0, len(texts), self._settings.batch_size)

@@ -46,7 +46,7 @@ class ExtractiveAnswerer:
         candidates = candidates[:MAX_CANDIDATES]
         if not candidates:
             return f"{NO_PROSE} [1]", [1]
-        vectors = self.embedder.embed([question] + [s for _, s in candidates])
+        vectors = self.embedder.embed([question] + [s for _, s in candidates], interactive=True)
         terms = set(self.sparse.terms(question))
         scores = [
             float(similarity)

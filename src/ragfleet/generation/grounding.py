@@ -65,7 +65,7 @@ class GroundednessScorer:
         if not passages:
             return None
         try:
-            vectors = self.embedder.embed([question] + [p.text for p in passages])
+            vectors = self.embedder.embed([question] + [p.text for p in passages], interactive=True)
         except RagfleetError as exc:
             logger.warning("relevance not scored: %s", exc.message)
             return None
@@ -95,7 +95,9 @@ class GroundednessScorer:
             metrics.GROUNDING_UNSCORED.labels("no_claims").inc()
             return UNSCORED
         try:
-            vectors = self.embedder.embed([c for c, _ in claims] + [p.text for p in passages])
+            vectors = self.embedder.embed(
+                [c for c, _ in claims] + [p.text for p in passages], interactive=True
+            )
         except RagfleetError as exc:
             logger.warning("groundedness not scored: %s", exc.message)
             metrics.GROUNDING_UNSCORED.labels("error").inc()
