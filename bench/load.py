@@ -25,6 +25,8 @@ import httpx
 from harness import percentiles, rss_mb, serve
 from ragfleet.evaluation.beir import load
 
+INGEST_COLLECTION = "load-test"
+
 
 def phase(
     url: str, route: str, bodies: list[dict[str, object]], clients: int, seconds: float
@@ -88,8 +90,9 @@ def main() -> None:
         for during_ingest in (False, True):
             if during_ingest:
                 text = big_document(args.ingest_paragraphs)
-                body = {"text": text, "source": "load-test", "collection": "load-test"}
-                httpx.post(f"{url}/v1/documents", json=body, timeout=120).raise_for_status()
+                body = {"text": text, "source": "load-test", "collection": INGEST_COLLECTION}
+                response = httpx.post(f"{url}/v1/documents", json=body, timeout=120)
+                job_id = response.raise_for_status().json()["data"][0]["job_id"]
             for route, bodies in (("/v1/search", search), ("/v1/query", ask)):
                 for clients in (8, 32):
                     name = f"{route.rsplit('/', 1)[1]}_{clients}_clients"
@@ -99,6 +102,9 @@ def main() -> None:
                         **rss_mb(pid),
                     }
                     print(name, json.dumps(report[name]), flush=True)
+        # Leave the index as it was, so the next run's idle phases are idle.
+        httpx.post(f"{url}/v1/jobs/{job_id}/cancel", timeout=60)
+        httpx.delete(f"{url}/v1/collections/{INGEST_COLLECTION}", timeout=120)
     print(json.dumps(report, indent=2))
 
 
