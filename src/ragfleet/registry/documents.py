@@ -63,6 +63,15 @@ class DocumentStore(Database):
             rows = session.execute(query.order_by(DocumentRow.collection)).all()
             return dict(rows)
 
+    def has_readable(self, collection: str, groups: Sequence[str]) -> bool:
+        """Whether the collection holds a document readable with ``groups`` (one indexed
+        lookup, for a per-request check)."""
+        query = select(DocumentRow.id).where(
+            DocumentRow.collection == collection, DocumentRow.id.in_(visible_ids(groups))
+        )
+        with self.session() as session:
+            return session.scalar(query.limit(1)) is not None
+
     def indexed_counts(self) -> dict[str, int]:
         """Indexed documents per collection, and 0 for collections with only other documents
         (pending or failed), so a collection the registry knows is always listed."""

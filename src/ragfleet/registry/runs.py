@@ -183,7 +183,7 @@ class JobRuns(Database):
     def cancel_job(self, job_id: str) -> bool:
         """End a queued or running job as ``cancelled``; a run holding it loses its claim and
         stops at its next step. Returns whether the job was active."""
-        return self._end(job_id, JobStatus.CANCELLED, "cancelled")
+        return self._end(job_id, JobStatus.CANCELLED, "cancelled", stage="cancelled")
 
     def withdrawn(self, job_ids: Sequence[str]) -> set[str]:
         """The subset of ``job_ids`` that were cancelled or deleted with their document: no
@@ -201,7 +201,14 @@ class JobRuns(Database):
         indexed version keeps serving it. Returns whether the job was failed."""
         return self._end(job_id, JobStatus.FAILED, error, attempt)
 
-    def _end(self, job_id: str, status: JobStatus, error: str, attempt: int | None = None) -> bool:
+    def _end(
+        self,
+        job_id: str,
+        status: JobStatus,
+        error: str,
+        attempt: int | None = None,
+        stage: str | None = None,
+    ) -> bool:
         with self.session() as session:
             job = session.get(JobRow, job_id, with_for_update=True)
             if job is None or job.status not in ACTIVE_JOB_STATES:
@@ -209,12 +216,12 @@ class JobRuns(Database):
             if attempt is not None and not _holds(job, attempt):
                 return False
             _fail(session, job, error, status)
+            job.stage = stage or job.stage
             return True
 
 
 def _fail(session: Session, job: JobRow, error: str, status: JobStatus = JobStatus.FAILED) -> None:
     job.status = status.value
-    job.stage = status.value if status is JobStatus.CANCELLED else job.stage
     job.error = error
     job.finished_at = utcnow()
     doc = session.get(DocumentRow, job.document_id)

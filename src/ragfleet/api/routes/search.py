@@ -66,7 +66,7 @@ def _known(services: Services, principal: Principal, collection: str) -> bool:
     holds a document they can read, so no tenant learns another's collection names."""
     if principal.groups is None:
         return services.store.has_collection(collection)
-    return collection in services.registry.collection_counts(principal.groups)
+    return services.registry.has_readable(collection, principal.groups)
 
 
 def _hit(hit: SearchHit) -> HitPublic:
