@@ -94,5 +94,9 @@ bench-latency: $(VENV)/.installed-dev  ## Search over HTTP with 1/8/32 clients (
 bench-queue: $(VENV)/.installed-dev  ## Celery queue against the in-process runner; kill -9 recovery.
 	$(BIN)/python bench/queue_ingest.py $(SCIFACT)
 
+bench-peers: $(VENV)/.installed-dev  ## ragfleet, LlamaIndex and Haystack on SciFact in one table.
+	$(BIN)/python bench/peers.py $(SCIFACT) --json .bench/peers/report.json \
+	  $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX))
+
 clean:
 	rm -rf $(VENV) .ragfleet .bench .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,7 @@ from ragfleet.retrieval.fusion import Fusion, FusionMethod
 from ragfleet.retrieval.rerank import HttpReranker
 from ragfleet.retrieval.search import SearchService
 from ragfleet.retrieval.sparse import SparseEncoder
-from ragfleet.retrieval.store import VectorStore
+from ragfleet.retrieval.store import CollectionOptions, VectorStore
 from ragfleet.retrieval.tuning import FusionTable
 from ragfleet.security.guard import PassageGuard
 from ragfleet.security.ratelimit import RateLimits
@@ -48,6 +48,8 @@ def close_all(*parts: Closable | None) -> None:
 
 
 def build_store(settings: Settings) -> VectorStore:
+    options = CollectionOptions.from_settings(settings.qdrant)
+    indexed = settings.retrieval.indexed_metadata
     if settings.qdrant.url:
         from qdrant_client import QdrantClient
 
@@ -61,15 +63,11 @@ def build_store(settings: Settings) -> VectorStore:
             client = QdrantClient(
                 url=settings.qdrant.url, api_key=api_key, timeout=int(settings.qdrant.timeout_s)
             )
-        return QdrantVectorStore(
-            client, settings.qdrant.collection_prefix, settings.retrieval.indexed_metadata
-        )
+        return QdrantVectorStore(client, settings.qdrant.collection_prefix, indexed, options)
     from ragfleet.retrieval.edge_store import EdgeVectorStore
 
     return EdgeVectorStore(
-        settings.data_dir / "qdrant",
-        settings.qdrant.collection_prefix,
-        settings.retrieval.indexed_metadata,
+        settings.data_dir / "qdrant", settings.qdrant.collection_prefix, indexed, options
     )
 
 
@@ -221,7 +219,7 @@ def build_services(
         settings.embeddings.backend,
         "configured" if llm else "extractive",
     )
-    limits = RateLimits(settings.limits, settings.redis.url)
+    limits = RateLimits(settings.limits, settings.redis)
     services = Services(
         settings=settings,
         tasks=tasks,

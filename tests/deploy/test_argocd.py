@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -171,6 +172,9 @@ def test_infra_comes_from_maintained_charts_and_operators() -> None:
     (cluster,) = load_yaml_documents(INFRA_DIR / "manifests" / "postgresql.yaml")
     assert cluster["kind"] == "Cluster" and cluster["apiVersion"] == "postgresql.cnpg.io/v1"
     assert cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"] == "ragfleet-pg-owner"
+    for database in load_yaml_documents(INFRA_DIR / "manifests" / "postgresql-databases.yaml"):
+        assert (database["kind"], database["apiVersion"]) == ("Database", cluster["apiVersion"])
+        assert database["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text(encoding="utf-8"))
     assert values["infra"]["redisAddress"].startswith("valkey.rag-infra.")
 
@@ -203,7 +207,7 @@ def test_infra_secrets_are_declared_in_git() -> None:
     valkey = yaml.safe_load((INFRA_DIR / "valkey-values.yaml").read_text(encoding="utf-8"))
     qdrant = yaml.safe_load((INFRA_DIR / "qdrant-values.yaml").read_text(encoding="utf-8"))
     assert valkey["auth"]["usersExistingSecret"] in secrets
-    assert qdrant["apiKey"]["valueFrom"]["secretKeyRef"]["name"] in secrets
+    assert {env["valueFrom"]["secretKeyRef"]["name"] for env in qdrant["env"]} <= set(secrets)
     assert "ragfleet-pg-owner" in secrets
 
 
@@ -220,3 +224,32 @@ def test_qdrant_runs_on_the_storage_pool_with_a_storage_class() -> None:
     assert values["nodeSelector"] == {"ragfleet.io/node-pool": "storage"}
     assert values["persistence"]["storageClassName"]
     assert values["image"]["tag"].startswith("v")
+
+
+def test_environments_share_no_state() -> None:
+    """Staging and prod use the same infrastructure, never the same data: each has its own
+    database (which exists in the cluster), broker and collection prefix, so a staging worker
+    can neither see nor run a prod job."""
+    (cluster,) = load_yaml_documents(INFRA_DIR / "manifests" / "postgresql.yaml")
+    databases = load_yaml_documents(INFRA_DIR / "manifests" / "postgresql-databases.yaml")
+    existing = {cluster["spec"]["bootstrap"]["initdb"]["database"]} | {
+        database["spec"]["name"] for database in databases
+    }
+    seen: dict[str, set[tuple[str, ...]]] = {"database": set(), "broker": set(), "prefix": set()}
+    for environment in ENVIRONMENTS.values():
+        env = environment.values_file.removeprefix("values-").removesuffix(".yaml")
+        secret_file = REPO_ROOT / "deploy" / "secrets" / env / "ragfleet-secrets.yaml"
+        secrets = _external_secrets(secret_file)
+        data = secrets["ragfleet-secrets"]["spec"]["target"]["template"]["data"]
+        database = urlsplit(data["database-url"])
+        assert database.path.lstrip("/") in existing
+        broker = urlsplit(data["redis-url"])
+        values = yaml.safe_load((CHART_DIR / environment.values_file).read_text(encoding="utf-8"))
+        prefix = values["config"]["extraEnv"].get("RAGFLEET_QDRANT__COLLECTION_PREFIX", "ragfleet_")
+        for kind, key in (
+            ("database", (database.hostname or "", database.path)),
+            ("broker", (broker.hostname or "", broker.path)),
+            ("prefix", (prefix,)),
+        ):
+            assert key not in seen[kind], f"{env} shares its {kind} with another environment"
+            seen[kind].add(key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,12 @@ from ragfleet.embedding import Embedder
 from ragfleet.embedding.base import Matrix
 from ragfleet.embedding.lanes import Encoder, QueryLane
 from ragfleet.embedding.local import LocalEmbedder, TorchEncoder, sub_batches
-from ragfleet.embedding.onnx import OnnxEncoder, default_cache_dir, ensure_onnx_model
+from ragfleet.embedding.onnx import (
+    OnnxEncoder,
+    default_cache_dir,
+    ensure_onnx_model,
+    usable_cpus,
+)
 from ragfleet.errors import DependencyError
 
 TEXTS = [
@@ -136,7 +143,7 @@ def test_a_failed_batch_fails_its_callers_and_the_lane_goes_on(onnx: OnnxEncoder
 def test_ingestion_yields_to_a_query_in_flight(onnx: OnnxEncoder) -> None:
     query, batch = Recording(onnx), Recording(onnx)
     embedder = LocalEmbedder(
-        query, batch, batch_size=2, batch_tokens=4096, lane=QueryLane(query, 0.0, 8)
+        query, batch, batch_size=2, batch_tokens=4096, workers=1, lane=QueryLane(query, 0.0, 8)
     )
     order: list[str] = []
     query.hold.clear()
@@ -152,6 +159,64 @@ def test_ingestion_yields_to_a_query_in_flight(onnx: OnnxEncoder) -> None:
     ingesting.join()
     assert order == ["q", "ingest"]
     assert [len(b) for b in batch.batches] == [2, 2, 2, 2]
+
+
+class Concurrency(Recording):
+    """Counts how many batches run at the same time."""
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner)
+        self._lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def encode(self, texts: list[str]) -> Matrix:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().encode(texts)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_parallel_sub_batches_keep_input_order_and_their_bound(onnx: OnnxEncoder) -> None:
+    query, batch = Recording(onnx), Concurrency(onnx)
+    embedder = LocalEmbedder(
+        query, batch, batch_size=1, batch_tokens=4096, workers=2, lane=QueryLane(query, 0.0, 8)
+    )
+    batch.hold.clear()  # runs wait inside the encoder: the pool fills up
+    callers = [threading.Thread(target=embedder.embed, args=(TEXTS,)) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    deadline = time.monotonic() + 10
+    while batch.running < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # room for a third run, were the bound broken
+    assert batch.running == 2
+    batch.hold.set()
+    out = embedder.embed(TEXTS)
+    for caller in callers:
+        caller.join()
+    assert cosines(out, onnx.encode(TEXTS)).min() >= 0.9999
+    assert len(batch.batches) == 4 * len(TEXTS)  # one row per run: batch_size=1
+    assert batch.most == 2  # every caller shares the two workers
+
+
+def test_a_failed_parallel_sub_batch_fails_the_call(onnx: OnnxEncoder) -> None:
+    query = Recording(onnx)
+    embedder = LocalEmbedder(
+        query,
+        Recording(onnx),
+        batch_size=1,
+        batch_tokens=4096,
+        workers=2,
+        lane=QueryLane(query, 0.0, 8),
+    )
+    with pytest.raises(DependencyError, match="poisoned"):
+        embedder.embed([*TEXTS, "poison pill"])
+    assert embedder.embed(TEXTS[:2]).shape == (2, 384)
 
 
 def test_sub_batches_are_sorted_and_bounded_in_rows_and_padded_tokens() -> None:
@@ -183,3 +248,16 @@ def test_batches_come_back_in_input_order(embedder: Embedder, onnx: OnnxEncoder)
 def test_a_query_embeds_as_a_batch_of_one_does(embedder: Embedder) -> None:
     text = "which planet has rings"
     assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) >= 0.9999
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [("max 100000", None), ("150000 100000", 2), ("50000 100000", 1), ("garbage", None)],
+)
+def test_usable_cpus_follow_the_container_quota(
+    tmp_path: Path, cpu_max: str, expected: int | None
+) -> None:
+    cores = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    assert usable_cpus(tmp_path / "cpu.max") == min(expected or cores, cores)
+    assert usable_cpus(tmp_path / "missing") == cores

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from ragfleet.cli.main import app
 from ragfleet.errors import BadInputError
 from ragfleet.evaluation.beir import load, rank_documents, score
+from tests.utils.beir_data import write_beir
 from tests.utils.hits import search_hit
 
 DOCS = {
@@ -19,20 +20,11 @@ DOCS = {
     "d4": ("Rings", "Saturn is famous for its bright rings of ice."),
 }
 QUERIES = {"q1": "which planet is the biggest", "q2": "how long to cook pasta", "q3": "unjudged"}
-QRELS = [("q1", "d1", 1), ("q2", "d2", 1)]
+QRELS = {"q1": {"d1": 1}, "q2": {"d2": 1}}
 
 
 def write_dataset(root: Path) -> Path:
-    (root / "qrels").mkdir(parents=True)
-    (root / "corpus.jsonl").write_text(
-        "\n".join(json.dumps({"_id": k, "title": t, "text": x}) for k, (t, x) in DOCS.items())
-    )
-    (root / "queries.jsonl").write_text(
-        "\n".join(json.dumps({"_id": k, "text": v}) for k, v in QUERIES.items())
-    )
-    rows = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in QRELS]
-    (root / "qrels" / "test.tsv").write_text("\n".join(rows) + "\n")
-    return root
+    return write_beir(root, DOCS, QUERIES, QRELS)
 
 
 def test_metrics_by_hand() -> None:

@@ -69,7 +69,9 @@ EXPECTED: dict[str, tuple[str, dict[str, object], list[tuple[str, str]]]] = {
                 "API reference > Connecting",
                 "Call tidepool.connect with a station id. It returns a tidepool.Client.\n\n"
                 'client = tidepool.connect("8443970")\n\n'
-                "Note: Connections time out after thirty seconds.",
+                "Note: Connections time out after thirty seconds.\n\n"
+                "New in version 2.1\n\n"
+                "Deprecated since version 3.0: Use tidepool.open instead.",
             ),
             ("API reference > Limits", "| name | value |\n| requests | 600 a minute |"),
         ],

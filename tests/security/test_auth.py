@@ -15,7 +15,7 @@ from ragfleet.cli.main import app as cli
 from ragfleet.errors import RateLimitedError
 from ragfleet.security.keys import hash_key
 from ragfleet.security.ratelimit import RateLimits
-from ragfleet.settings import ApiKey, LimitSettings
+from ragfleet.settings import ApiKey, LimitSettings, RedisSettings
 from tests.security.conftest import StartApp
 from tests.utils.config import make_settings
 from tests.utils.jobs import ingest_text
@@ -128,7 +128,8 @@ def test_a_burst_beyond_the_rate_gets_429(start_app: StartApp) -> None:
 
 def test_replicas_share_the_rate_in_redis(redis_url: str) -> None:
     settings = LimitSettings(requests_per_minute=4, tokens_per_day=100)
-    first, second = RateLimits(settings, redis_url), RateLimits(settings, redis_url)
+    redis = RedisSettings(url=redis_url)
+    first, second = RateLimits(settings, redis), RateLimits(settings, redis)
     for _ in range(4):
         first.request("web")
     with pytest.raises(RateLimitedError):
@@ -140,7 +141,8 @@ def test_replicas_share_the_rate_in_redis(redis_url: str) -> None:
 
 
 def test_a_failing_counter_store_lets_requests_through() -> None:
-    limits = RateLimits(LimitSettings(requests_per_minute=1), "redis://127.0.0.1:1/0")
+    redis = RedisSettings(url="redis://127.0.0.1:1/0")
+    limits = RateLimits(LimitSettings(requests_per_minute=1), redis)
     for _ in range(3):
         limits.request("web")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,22 @@ def test_docs_routes_are_named_in_metrics(client: TestClient, path: str) -> None
     assert client.get(path).status_code == 200
     metrics = client.get("/metrics").text
     assert f'ragfleet_http_requests_total{{method="GET",route="{path}",status="2xx"}}' in metrics
+
+
+def test_assets_are_one_route_in_metrics_found_or_not(client: TestClient) -> None:
+    assert client.get("/assets/app/app.js").status_code == 200
+    assert client.get("/assets/app/no-such-file.js").status_code == 404
+    assert client.get("/no/such/page").status_code == 404
+    routes = {
+        (route, status)
+        for route, status in re.findall(
+            r'ragfleet_http_requests_total\{method="GET",route="([^"]+)",status="(\dxx)"',
+            client.get("/metrics").text,
+        )
+    }
+    assert {("/assets/app/{path}", "2xx"), ("/assets/app/{path}", "4xx")} <= routes
+    assert ("unmatched", "4xx") in routes  # the unknown page
+    assert not any("no-such-file" in route or "no/such" in route for route, _ in routes)
 
 
 def test_openapi_schema_is_the_apps(client: TestClient) -> None:

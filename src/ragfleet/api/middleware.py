@@ -56,6 +56,19 @@ def log_documents(request: Request, document_ids: list[str]) -> None:
     request.state.document_ids = document_ids
 
 
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The label of the route that answered: its path template, or ``<mount>/{path}`` for a
+    mounted app (static assets), which extends ``root_path``; "unmatched" for anything else, so
+    labels stay few whatever paths clients send."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    mounted = scope.get("root_path", "")
+    if mounted != root_path:
+        return f"{mounted.removeprefix(root_path)}/{{path}}"
+    return "unmatched"
+
+
 def _outcome(status: int) -> str:
     if status < 400:
         return "ok"
@@ -110,13 +123,13 @@ class ObservabilityMiddleware:
                 message["headers"] = with_security_headers(headers)
             await send(message)
 
+        root_path = scope.get("root_path", "")
         with tracer.start_as_current_span(f"HTTP {method}", context=extract(carrier)) as span:
             trace_id = current_trace_id()
             try:
                 await self.app(scope, receive, send_with_ids)
             finally:
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
+                template = _route_template(scope, root_path)
                 seconds = time.perf_counter() - began
                 span.update_name(f"HTTP {method} {template}")
                 span.set_attribute("http.route", template)

@@ -21,6 +21,7 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
         batch_size=settings.batch_size,
         batch_tokens=settings.batch_tokens,
         threads=settings.threads,
+        batch_workers=settings.batch_workers,
         cache_dir=settings.cache_dir,
         query_window_s=settings.query_window_ms / 1000,
         query_max_batch=settings.query_max_batch,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ from ragfleet.embedding.onnx import (
     default_cache_dir,
     ensure_onnx_model,
     model_directory,
+    usable_cpus,
 )
 from ragfleet.errors import DependencyError
 
@@ -104,30 +105,43 @@ class LocalEmbedder:
     """Mean-pooled, L2-normalised sentence embeddings on the CPU.
 
     ``embed`` (ingestion, answers) runs length-sorted sub-batches bounded in rows and padded
-    tokens, and returns rows in input order; a lock keeps one sub-batch at a time on the batch
-    encoder, which already uses every core. ``embed_query`` goes through the query lane.
+    tokens, and returns rows in input order. Sub-batches run on a pool of ``workers`` threads
+    shared by every caller, which also bounds how many run at once: with the ONNX runtime each
+    is a single-threaded run, because small runs side by side use a core better than one large
+    run spread over all of them. ``embed_query`` goes through the query lane.
     """
 
     name = "all-MiniLM-L6-v2"
 
     def __init__(
-        self, query: Encoder, batch: Encoder, *, batch_size: int, batch_tokens: int, lane: QueryLane
+        self,
+        query: Encoder,
+        batch: Encoder,
+        *,
+        batch_size: int,
+        batch_tokens: int,
+        workers: int,
+        lane: QueryLane,
     ) -> None:
         self._batch = batch
         self._batch_size = batch_size
         self._batch_tokens = batch_tokens
         self._queries = lane
-        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="ragfleet-embed")
         self.dimensions: int = query.dimensions
 
     def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         lengths = self._batch.tokens(list(texts))
-        for idx in sub_batches(lengths, self._batch_size, self._batch_tokens):
+
+        def encode(idx: list[int]) -> None:
             if not interactive:
                 self._queries.wait_idle(MAX_YIELD_S)
-            with self._lock:
-                out[idx] = self._batch.encode([texts[i] for i in idx])
+            out[idx] = self._batch.encode([texts[i] for i in idx])
+
+        groups = sub_batches(lengths, self._batch_size, self._batch_tokens)
+        for _ in self._pool.map(encode, groups):  # re-raises the first failure
+            pass
         return out
 
     def embed_query(self, text: str) -> Vector:
@@ -148,20 +162,29 @@ def load_local_embedder(
     batch_size: int,
     batch_tokens: int,
     threads: int | None,
+    batch_workers: int | None,
     cache_dir: Path | None,
     query_window_s: float,
     query_max_batch: int,
 ) -> LocalEmbedder:
     """One model per process and configuration, whatever number of containers ask for it."""
     query = build_encoder(query_runtime, threads, cache_dir)
-    # Two ONNX sessions run side by side; torch shares one model between the lanes.
-    same_torch = query_runtime == batch_runtime == "torch"
-    batch = query if same_torch else build_encoder(batch_runtime, threads, cache_dir)
+    if batch_runtime == "torch":
+        # torch threads are process-wide: one multi-threaded run at a time, sharing the model
+        # with the query lane when that runs on torch too.
+        batch = query if query_runtime == "torch" else build_encoder("torch", threads, cache_dir)
+        workers = 1
+    else:
+        batch = build_encoder("onnx", 1, cache_dir)
+        workers = batch_workers or threads or usable_cpus()
     logger.info(
-        "embedding with %s (queries: %s, batches: %s)",
+        "embedding with %s (queries: %s, batches: %s x %d)",
         LocalEmbedder.name,
         query_runtime,
         batch_runtime,
+        workers,
     )
     lane = QueryLane(query, query_window_s, query_max_batch)
-    return LocalEmbedder(query, batch, batch_size=batch_size, batch_tokens=batch_tokens, lane=lane)
+    return LocalEmbedder(
+        query, batch, batch_size=batch_size, batch_tokens=batch_tokens, workers=workers, lane=lane
+    )

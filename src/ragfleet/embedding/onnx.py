@@ -30,6 +30,19 @@ EXPORT_REVISION = 1  # bump when the exported graph changes, so caches are rebui
 _INPUTS = ("input_ids", "attention_mask")
 
 
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a container's CPU quota
+    (cgroup v2 ``cpu.max``), so a 2-CPU pod on a 64-core node does not start 64 threads."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cgroup.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, -(-int(quota) // int(period))))
+
+
 def model_directory() -> Path:
     """The packaged weights and tokenizer."""
     try:
@@ -136,7 +149,7 @@ class OnnxEncoder:
                 "the ONNX runtime needs the 'local' extra: pip install 'ragfleet[local]'",
             ) from exc
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or usable_cpus()
         options.inter_op_num_threads = 1
         # No busy-waiting between runs: on a few cores, spinning threads take the CPU the other
         # lane, the HTTP server and the vector search need.

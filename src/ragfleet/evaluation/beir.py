@@ -91,6 +91,11 @@ def score(ranking: list[str], relevant: dict[str, int]) -> dict[str, float]:
     }
 
 
+def nearest_rank(ordered: list[float], quantile: float) -> float:
+    """The nearest-rank percentile of sorted values (0.0 for none)."""
+    return ordered[max(0, math.ceil(quantile * len(ordered)) - 1)] if ordered else 0.0
+
+
 def evaluate(
     dataset: Dataset, search: Callable[[str], list[SearchHit]], on_query: Callable[[], None]
 ) -> dict[str, float]:
@@ -108,6 +113,6 @@ def evaluate(
     result = {name: round(total / count, 4) for name, total in totals.items()}
     latencies.sort()
     result["latency_p50_ms"] = round(statistics.median(latencies), 2)
-    result["latency_p95_ms"] = round(latencies[max(0, math.ceil(0.95 * count) - 1)], 2)
+    result["latency_p95_ms"] = round(nearest_rank(latencies, 0.95), 2)
     result["queries"] = count
     return result

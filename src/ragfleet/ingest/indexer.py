@@ -90,6 +90,21 @@ def embedding_text(document: ParsedDocument, chunk: Chunk) -> str:
     return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
+def rounds(items: list[_Work], chunks: int) -> list[list[_Work]]:
+    """Documents packed, smallest first, into rounds of at most ``chunks`` chunks (a larger
+    document is a round of its own). Each round goes live when it is written, so small documents
+    queued beside a huge one are searchable in seconds instead of after it."""
+    packed: list[list[_Work]] = []
+    size = 0
+    for item in sorted(items, key=lambda item: len(item.chunks)):
+        if not packed or size + len(item.chunks) > chunks:
+            packed.append([])
+            size = 0
+        packed[-1].append(item)
+        size += len(item.chunks)
+    return packed
+
+
 class Indexer:
     def __init__(
         self,
@@ -159,7 +174,8 @@ class Indexer:
             collections.setdefault(item.job.collection, []).append(item)
         deadline = time.monotonic() + self.time_limit_s
         for collection, items in collections.items():
-            self._index_isolating(collection, items, deadline, retry_transient, outcome)
+            for part in rounds(items, self.embed_batch):
+                self._index_isolating(collection, part, deadline, retry_transient, outcome)
         outcome.collections = set(collections)
         return outcome
 

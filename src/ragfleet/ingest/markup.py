@@ -10,6 +10,7 @@ and version notes become prose, navigation-only directives are dropped, links ke
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -116,11 +117,38 @@ RST_SETTINGS: dict[str, Any] = {
 }
 
 
+@cache
+def _register_sphinx_notes() -> None:
+    """Teach docutils Sphinx's version and see-also notes (the admonitions docutils lacks), so
+    they read as in MyST ("New in version 2.1: ...") instead of being dropped."""
+    from docutils import nodes
+    from docutils.parsers.rst import Directive, directives
+
+    class SphinxNote(Directive):
+        optional_arguments = 2  # a version, then (without a blank line) its explanation
+        final_argument_whitespace = True
+        has_content = True
+
+        def run(self) -> list[Any]:
+            arguments = list(self.arguments)
+            version = arguments.pop(0) if arguments and self.name != "seealso" else ""
+            words = " ".join(part for part in (_ADMONITIONS[self.name], version) if part)
+            prose = " ".join(" ".join([*arguments, *self.content]).split())
+            text = f"{words}: {prose}" if prose else words
+            inline, messages = self.state.inline_text(text, self.lineno)
+            return [nodes.paragraph(text, "", *inline), *messages]
+
+    for name in ("versionadded", "versionchanged", "deprecated", "seealso"):
+        directives.register_directive(name, SphinxNote)
+
+
 def rst_blocks(text: str) -> list[Block]:
-    """reStructuredText as blocks. Sphinx roles read as their text; directives docutils does
-    not know (Sphinx's toctree, versionadded...) are dropped rather than shown as markup."""
+    """reStructuredText as blocks. Sphinx roles read as their text, Sphinx's version notes as
+    prose; other directives docutils does not know (toctree...) are dropped rather than shown
+    as markup."""
     from docutils.core import publish_doctree
 
+    _register_sphinx_notes()
     text = _SPHINX_ROLE.sub(lambda m: f"``{m.group(2)}``" if m.group(2) else "", text)
     from docutils import nodes
 

@@ -3,10 +3,17 @@
 Edge has no background optimizer: segments are indexed (HNSW) only when ``optimize()`` runs,
 which the ingestion runner calls after each batch. It is single-process: one ragfleet process owns
 ``data_dir/qdrant``; writes are serialised by a lock, searches run concurrently.
+
+Every ``CollectionOptions`` field applies except the cluster ones: a shard is one directory in one
+process, so ``shard_number``, ``replication_factor`` and ``write_consistency_factor`` are ignored
+(logged once). The quantized copy is kept as points arrive; HNSW is built by ``optimize()`` only
+for segments holding more than about 10 MB of vectors (some 6,500 of 384 dimensions), and smaller
+ones are searched by a full scan (of the quantized copy, then rescored, when quantization is set).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from collections.abc import Sequence
@@ -22,8 +29,10 @@ from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.fusion import Scored
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
+    DEFAULT_OPTIONS,
     DENSE,
     SPARSE,
+    CollectionOptions,
     FieldKind,
     FilterDialect,
     SearchMode,
@@ -32,7 +41,10 @@ from ragfleet.retrieval.store import (
     document_filter,
     hybrid_search,
     metadata_indexes,
+    search_params,
 )
+
+logger = logging.getLogger(__name__)
 
 UPSERT_BATCH = 256
 _SCHEMA = {
@@ -44,6 +56,11 @@ _SCHEMA = {
 
 
 _DIALECT = FilterDialect(qe, qe.RangeFloat)
+# Qdrant's HNSW defaults: Edge takes the three together, so an unset one is spelled out.
+HNSW_M = 16
+HNSW_EF_CONSTRUCT = 100
+HNSW_FULL_SCAN_KB = 10_000
+CLUSTER_OPTIONS = ("shard_number", "replication_factor", "write_consistency_factor")
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -63,14 +80,67 @@ def _scored(points: Any) -> list[Scored]:
     return [(str(p.id), float(p.score)) for p in points]
 
 
+def _quantization(options: CollectionOptions) -> Any | None:
+    memory = qe.Memory.Pinned if options.quantization_always_ram else None
+    if options.quantization == "scalar":
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, memory=memory)
+    if options.quantization == "binary":
+        return qe.BinaryQuantizationConfig(memory=memory)
+    return None
+
+
+def _hnsw(options: CollectionOptions) -> Any | None:
+    if options.hnsw_m is None and options.hnsw_ef_construct is None:
+        return None
+    return qe.HnswIndexConfig(
+        m=options.hnsw_m or HNSW_M,
+        ef_construct=options.hnsw_ef_construct or HNSW_EF_CONSTRUCT,
+        full_scan_threshold=HNSW_FULL_SCAN_KB,
+    )
+
+
+def _check_dimensions(shard: Any, path: Path, dimensions: int) -> None:
+    """Refuse a shard made for another embedder. Loading with a config would also check, but it
+    rewrites the shard's stored config, and an existing collection keeps the one it was made
+    with."""
+    probe = qe.QueryRequest(
+        limit=1, query=qe.Query.Nearest([0.0] * dimensions, using=DENSE), with_payload=False
+    )
+    try:
+        shard.query(probe)
+    except Exception as exc:  # the engine raises plain exceptions
+        shard.close()
+        raise DependencyError(
+            "vector_store",
+            f"{path} does not hold {dimensions}-dimensional vectors ({exc}); use another "
+            "collection prefix or re-index",
+        ) from exc
+
+
 class EdgeVectorStore:
     """Shards under ``root/<prefix><collection>``, opened lazily and kept open."""
 
-    def __init__(self, root: Path, prefix: str, indexed_metadata: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        prefix: str,
+        indexed_metadata: Sequence[str] = (),
+        options: CollectionOptions = DEFAULT_OPTIONS,
+    ) -> None:
         self.indexed_metadata = frozenset(indexed_metadata)
         self._owner = FolderLock(root)  # first: never open files another process owns
         self._root = root
         self._prefix = prefix
+        self._options = options
+        self._params = search_params(options, qe)
+        ignored = [
+            f"qdrant.{n}={getattr(options, n)}" for n in CLUSTER_OPTIONS if getattr(options, n) != 1
+        ]
+        if ignored:
+            logger.warning(
+                "the embedded vector store keeps one copy in one shard; ignoring %s",
+                ", ".join(ignored),
+            )
         self._shards: dict[str, Any] = {}
         self._indexed: dict[str, set[str]] = {}
         self._lock = threading.RLock()
@@ -80,14 +150,20 @@ class EdgeVectorStore:
     def _path(self, name: str) -> Path:
         return self._root / f"{self._prefix}{name}"
 
-    def _config(self, dimensions: int | None) -> Any:
-        vectors = (
-            {DENSE: qe.EdgeVectorParams(size=dimensions, distance=qe.Distance.Cosine)}
-            if dimensions
-            else None
+    def _config(self, dimensions: int) -> Any:
+        """A new collection's layout."""
+        options = self._options
+        dense = qe.EdgeVectorParams(
+            size=dimensions,
+            distance=qe.Distance.Cosine,
+            memory=qe.Memory.Cold if options.vectors_on_disk else None,
         )
-        sparse = {SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
-        return qe.EdgeConfig(vectors=vectors, sparse_vectors=sparse if dimensions else None)
+        return qe.EdgeConfig(
+            vectors={DENSE: dense},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            hnsw_config=_hnsw(options),
+            quantization_config=_quantization(options),
+        )
 
     def _shard(self, name: str) -> Any:
         shard = self._shards.get(name)
@@ -119,11 +195,12 @@ class EdgeVectorStore:
                 return
             try:
                 if path.is_dir():
-                    shard = qe.EdgeShard.load(str(path), self._config(dimensions))
+                    shard = qe.EdgeShard.load(str(path))
                 else:
                     shard = qe.EdgeShard.create(str(path), self._config(dimensions))
             except Exception as exc:  # the engine raises plain exceptions
                 raise DependencyError("vector_store", f"cannot open {path}: {exc}") from exc
+            _check_dimensions(shard, path, dimensions)
             self._shards[name] = shard
             self._indexed[name] = set(shard.info().payload_schema)
             self._create_indexes(name, BASE_INDEXES)
@@ -173,16 +250,21 @@ class EdgeVectorStore:
         except Exception as exc:  # the engine raises plain exceptions
             raise DependencyError("vector_store", f"search failed: {exc}") from exc
 
+    def _request(self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool) -> Any:
+        """One retriever's request (``mode`` is dense or sparse)."""
+        return qe.QueryRequest(
+            limit=limit,
+            query=_nearest(query, mode),
+            filter=build_filter(query.conditions, _DIALECT),
+            params=self._params if mode is SearchMode.DENSE else None,
+            with_payload=payload,
+        )
+
     def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
         if query.mode is SearchMode.HYBRID:
             return hybrid_search(self, collection, query)
         shard = self._shard(collection)
-        request = qe.QueryRequest(
-            limit=query.limit,
-            query=_nearest(query, query.mode),
-            filter=build_filter(query.conditions, _DIALECT),
-            with_payload=True,
-        )
+        request = self._request(query, query.mode, query.limit, True)
         points = self._run(shard.query, request)
         return [
             SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
@@ -191,14 +273,8 @@ class EdgeVectorStore:
 
     def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
         shard = self._shard(collection)
-        selector = build_filter(query.conditions, _DIALECT)
         requests = [
-            qe.QueryRequest(
-                limit=query.candidates,
-                query=_nearest(query, mode),
-                filter=selector,
-                with_payload=False,
-            )
+            self._request(query, mode, query.candidates, False)
             for mode in (SearchMode.DENSE, SearchMode.SPARSE)
         ]
         dense, sparse = self._run(shard.query_batch, qe.QueryBatchRequest(queries=requests))

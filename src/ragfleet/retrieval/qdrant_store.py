@@ -1,7 +1,11 @@
 """A Qdrant server through ``qdrant-client`` (the production shape).
 
 The same code drives qdrant-client's local mode (``QdrantClient(path=...)``), which speaks the
-server's client API; the test suite runs the shared store contract against it.
+server's client API; the test suite runs the shared store contract against it. Local mode takes
+but ignores the collection layout (it searches exactly, in numpy).
+
+Vectors on disk and quantized vectors in RAM are requested with the ``on_disk`` and
+``always_ram`` flags, which every server release reads (``memory`` needs Qdrant 1.19).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from ragfleet.retrieval.filters import Condition
 from ragfleet.retrieval.fusion import Scored
 from ragfleet.retrieval.store import (
     BASE_INDEXES,
+    DEFAULT_OPTIONS,
     DENSE,
     SPARSE,
+    CollectionOptions,
     FieldKind,
     FilterDialect,
     SearchMode,
@@ -28,6 +34,7 @@ from ragfleet.retrieval.store import (
     document_filter,
     hybrid_search,
     metadata_indexes,
+    search_params,
 )
 
 UPSERT_BATCH = 256
@@ -51,13 +58,37 @@ def _scored(points: Any) -> list[Scored]:
     return [(str(p.id), float(p.score)) for p in points]
 
 
+def _quantization(options: CollectionOptions) -> models.QuantizationConfig | None:
+    always_ram = options.quantization_always_ram
+    if options.quantization == "scalar":
+        config = models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=always_ram)
+        return models.ScalarQuantization(scalar=config)
+    if options.quantization == "binary":
+        return models.BinaryQuantization(
+            binary=models.BinaryQuantizationConfig(always_ram=always_ram)
+        )
+    return None
+
+
+def _hnsw(options: CollectionOptions) -> models.HnswConfigDiff | None:
+    if options.hnsw_m is None and options.hnsw_ef_construct is None:
+        return None
+    return models.HnswConfigDiff(m=options.hnsw_m, ef_construct=options.hnsw_ef_construct)
+
+
 class QdrantVectorStore:
     def __init__(
-        self, client: QdrantClient, prefix: str, indexed_metadata: Sequence[str] = ()
+        self,
+        client: QdrantClient,
+        prefix: str,
+        indexed_metadata: Sequence[str] = (),
+        options: CollectionOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.indexed_metadata = frozenset(indexed_metadata)
         self._client = client
         self._prefix = prefix
+        self._options = options
+        self._params = search_params(options, models)
         self._indexed: dict[str, set[str]] = {}
 
     def _name(self, collection: str) -> str:
@@ -84,15 +115,7 @@ class QdrantVectorStore:
             return
         full = self._name(name)
         if not self.has_collection(name):
-            self._client.create_collection(
-                full,
-                vectors_config={
-                    DENSE: models.VectorParams(size=dimensions, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
+            self._create(full, dimensions)
         else:
             params = self._client.get_collection(full).config.params.vectors
             size = params[DENSE].size if isinstance(params, dict) else None
@@ -105,6 +128,22 @@ class QdrantVectorStore:
         info = self._client.get_collection(full)
         self._indexed[name] = set(info.payload_schema or {})
         self._create_indexes(name, BASE_INDEXES)
+
+    def _create(self, full: str, dimensions: int) -> None:
+        options = self._options
+        dense = models.VectorParams(
+            size=dimensions, distance=models.Distance.COSINE, on_disk=options.vectors_on_disk
+        )
+        self._client.create_collection(
+            full,
+            vectors_config={DENSE: dense},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            shard_number=options.shard_number,
+            replication_factor=options.replication_factor,
+            write_consistency_factor=options.write_consistency_factor,
+            hnsw_config=_hnsw(options),
+            quantization_config=_quantization(options),
+        )
 
     def _create_indexes(self, name: str, plan: dict[str, FieldKind]) -> None:
         known = self._indexed.setdefault(name, set())
@@ -160,6 +199,7 @@ class QdrantVectorStore:
             query=query.dense if dense else _sparse(query.sparse),  # type: ignore[arg-type]
             using=DENSE if dense else SPARSE,
             filter=build_filter(query.conditions, _DIALECT),
+            params=self._params if dense else None,
             limit=limit,
             with_payload=payload,
         )

@@ -2,19 +2,22 @@
 
 Each ragfleet collection is one Qdrant collection (``<prefix><name>``) holding a named dense vector
 ``dense`` (cosine) and a named sparse vector ``sparse`` (BM25 weights, IDF modifier). Filters and
-ACL groups are applied inside the vector search, as a pre-filter of every retriever.
+ACL groups are applied inside the vector search, as a pre-filter of every retriever. How the dense
+vectors are stored (quantization, RAM or disk, HNSW, shards) is fixed when a collection is
+created, from ``CollectionOptions``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ragfleet.domain import ChunkPayload, IndexedChunk, MetadataValue, SearchHit, SparseVector
 from ragfleet.retrieval.filters import Condition, Exclude, Match, Range
 from ragfleet.retrieval.fusion import Fusion, Scored, fuse
+from ragfleet.settings import QdrantSettings
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -42,6 +45,45 @@ BASE_INDEXES: dict[str, FieldKind] = {
     "acl": FieldKind.KEYWORD,
     "page": FieldKind.INTEGER,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionOptions:
+    """The ``qdrant.*`` settings on the dense vectors' layout and search. The layout applies to
+    collections created from now on (existing ones keep theirs). ``hnsw_ef`` applies to every
+    dense search, ``rescore`` and ``oversampling`` to those made while ``quantization`` is set."""
+
+    quantization: Literal["none", "scalar", "binary"] = "none"
+    quantization_always_ram: bool = False
+    vectors_on_disk: bool = False
+    hnsw_m: int | None = None
+    hnsw_ef_construct: int | None = None
+    hnsw_ef: int | None = None
+    rescore: bool = True
+    oversampling: float = 1.0
+    shard_number: int = 1
+    replication_factor: int = 1
+    write_consistency_factor: int = 1
+
+    @classmethod
+    def from_settings(cls, qdrant: QdrantSettings) -> CollectionOptions:
+        return cls(**qdrant.model_dump(include={f.name for f in fields(cls)}))
+
+
+DEFAULT_OPTIONS = CollectionOptions()  # float vectors in RAM, the engine's HNSW, one shard
+
+
+def search_params(options: CollectionOptions, module: Any) -> Any | None:
+    """The dense retriever's search parameters in one Qdrant library's classes (Qdrant Edge and
+    qdrant-client name them alike), or None to keep the engine's defaults."""
+    quantization = None
+    if options.quantization != "none":
+        quantization = module.QuantizationSearchParams(
+            rescore=options.rescore, oversampling=options.oversampling
+        )
+    if options.hnsw_ef is None and quantization is None:
+        return None
+    return module.SearchParams(hnsw_ef=options.hnsw_ef, quantization=quantization)
 
 
 @dataclass(slots=True)

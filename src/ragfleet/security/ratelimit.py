@@ -1,10 +1,10 @@
 """Rate limits and quotas per API key, and failed-authentication throttling per client address.
 
-Counters live in Redis when ``redis.url`` is set, so every API replica shares them, and in the
-process otherwise. Requests use a sliding window; the daily token quota a fixed window that
-counts every answer in full (an answer that crosses the quota is served, the next is refused).
-If the counter store fails, requests are let through and the failure is logged and counted:
-an outage of Redis must not take the API down with it.
+Counters live in Redis when ``redis.url`` is set (through Sentinel for a ``sentinel://`` URL),
+so every API replica shares them, and in the process otherwise. Requests use a sliding window;
+the daily token quota a fixed window that counts every answer in full (an answer that crosses
+the quota is served, the next is refused). If the counter store fails, requests are let through
+and the failure is logged and counted: an outage of Redis must not take the API down with it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import (
     FixedWindowRateLimiter,
     RateLimiter,
@@ -23,8 +23,9 @@ from limits.strategies import (
 )
 
 from ragfleet.errors import RateLimitedError
-from ragfleet.settings import LimitSettings
+from ragfleet.settings import LimitSettings, RedisSettings
 from ragfleet.telemetry import metrics
+from ragfleet.telemetry.redis_client import open_redis
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +36,17 @@ def _per_minute(amount: int) -> RateLimitItem | None:
     return RateLimitItemPerMinute(amount, namespace=KEY_PREFIX) if amount else None
 
 
+def _storage(redis: RedisSettings | None) -> Storage:
+    """Redis (plain or through Sentinel) when configured, else this process's memory."""
+    if redis is None or not redis.url:
+        return MemoryStorage()
+    # The storage takes the pool as it is; the URL only tells it the server is Redis.
+    return RedisStorage("redis://", connection_pool=open_redis(redis).connection_pool)
+
+
 class RateLimits:
-    def __init__(self, settings: LimitSettings, redis_url: str | None = None) -> None:
-        storage = storage_from_string(redis_url or "memory://")
+    def __init__(self, settings: LimitSettings, redis: RedisSettings | None = None) -> None:
+        storage = _storage(redis)
         self._sliding = SlidingWindowCounterRateLimiter(storage)
         self._fixed = FixedWindowRateLimiter(storage)
         self._requests = _per_minute(settings.requests_per_minute)

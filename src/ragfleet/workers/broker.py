@@ -14,19 +14,12 @@ import redis
 
 from ragfleet.errors import DependencyError
 from ragfleet.settings import RedisSettings
+from ragfleet.telemetry.redis_client import open_redis
 
 
 class Broker:
     def __init__(self, settings: RedisSettings, timeout_s: float | None = None) -> None:
-        if not settings.url:
-            raise ValueError("redis.url is not set")
-        timeout = timeout_s or settings.socket_timeout_s
-        self.client = redis.Redis.from_url(
-            settings.url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=10,
-        )
+        self.client = open_redis(settings, timeout_s)
 
     def depth(self, queue: str) -> int:
         try:

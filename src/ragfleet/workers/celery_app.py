@@ -1,5 +1,8 @@
 """The Celery application: Redis broker, late acknowledgement, routes to two queues.
 
+With a ``sentinel://`` URL kombu's Sentinel transport asks the Sentinels for the master on every
+(re)connection; ``celery_transport_options`` adds the master's name and the Sentinels' password.
+
 Delivery settings follow from how the Redis transport behaves:
 
 - ``task_acks_late`` with ``task_reject_on_worker_lost``: a task is acknowledged only after it
@@ -24,6 +27,7 @@ from pathlib import Path
 from celery import Celery
 
 from ragfleet.settings import Settings
+from ragfleet.telemetry.redis_client import HEALTH_CHECK_INTERVAL_S, celery_transport_options
 from ragfleet.workers.broker import Broker
 from ragfleet.workers.context import TaskContext
 from ragfleet.workers.queues import INGEST_QUEUE, TASK_ROUTES
@@ -70,7 +74,8 @@ def create_celery(settings: Settings, context: TaskContext | None = None) -> Rag
             "unacked_restore_throttle": 1,
             "socket_timeout": redis.socket_timeout_s,
             "socket_connect_timeout": redis.socket_timeout_s,
-            "health_check_interval": 10,
+            "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+            **celery_transport_options(redis),
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

@@ -170,9 +170,15 @@ env:
 
 {{/*
 ragfleet.secretEnv: the secret settings, each a secretKeyRef into .Values.secrets.existingSecret.
+Behind Sentinel the Sentinels' password is the Redis password (secrets.keys.redisPassword).
 */}}
 {{- define "ragfleet.secretEnv" -}}
-{{- range $envName, $key := dict "RAGFLEET_DATABASE__URL" .Values.secrets.keys.databaseUrl "RAGFLEET_REDIS__URL" .Values.secrets.keys.redisUrl "RAGFLEET_QDRANT__API_KEY" .Values.secrets.keys.qdrantApiKey "RAGFLEET_AUTH__API_KEYS" .Values.secrets.keys.authApiKeys "RAGFLEET_SERVER__METRICS_TOKEN" .Values.secrets.keys.metricsToken }}
+{{- $keys := .Values.secrets.keys }}
+{{- $env := dict "RAGFLEET_DATABASE__URL" $keys.databaseUrl "RAGFLEET_REDIS__URL" $keys.redisUrl "RAGFLEET_QDRANT__API_KEY" $keys.qdrantApiKey "RAGFLEET_AUTH__API_KEYS" $keys.authApiKeys "RAGFLEET_SERVER__METRICS_TOKEN" $keys.metricsToken }}
+{{- if .Values.infra.redisSentinel.enabled }}
+{{- $_ := set $env "RAGFLEET_REDIS__SENTINEL_PASSWORD" $keys.redisPassword }}
+{{- end }}
+{{- range $envName, $key := $env }}
 - name: {{ $envName }}
   valueFrom:
     secretKeyRef:
