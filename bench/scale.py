@@ -31,12 +31,11 @@ hardest case for HNSW and quantization, so their recall is a floor. Edge keeps t
 as points arrive but builds HNSW only for segments over about 10 MB of vectors (some 6,500
 points): smaller sizes measure full scans.
 
-Time on 2 shared cores, measured: 2,000 and 5,000 points with the three configs 17 s and 22 s;
-10,000 points 17 s for ``none`` alone, 37 s for the three. Estimated from those per-point costs
-(generating ~0.3 ms, shared by the configs; upsert ~0.2 ms; optimize 0.5-1 ms at 10,000 and
-growing as n log n): 100,000 points about 3 minutes per config, 1,000,000 about 30 minutes per
-config plus 5 minutes of generating. Disk: about 4.5 GB per million points per config, for every
-config of a size at once (each collection is deleted once measured).
+Time on 2 cores, measured: 10,000 points with the three configs 21 s; 100,000 points 11 minutes
+for the three (``none`` builds its index in 6 minutes, ``scalar`` in 2); 1,000,000 points one
+hour for ``scalar`` alone (upserts 24 minutes, index build 26), holding 18 GB resident at the peak
+of the build, so run one config per 1M run on a 24 GB machine and combine runs with ``--merge``.
+Disk: about 4.7 GB per million points per config (each collection is deleted once measured).
 """
 
 from __future__ import annotations
