@@ -193,14 +193,16 @@ class EdgeVectorStore:
             path = self._path(name)
             if name in self._shards:
                 return
+            existing = path.is_dir()
             try:
-                if path.is_dir():
+                if existing:
                     shard = qe.EdgeShard.load(str(path))
                 else:
                     shard = qe.EdgeShard.create(str(path), self._config(dimensions))
             except Exception as exc:  # the engine raises plain exceptions
                 raise DependencyError("vector_store", f"cannot open {path}: {exc}") from exc
-            _check_dimensions(shard, path, dimensions)
+            if existing:  # a new shard was just made with these dimensions
+                _check_dimensions(shard, path, dimensions)
             self._shards[name] = shard
             self._indexed[name] = set(shard.info().payload_schema)
             self._create_indexes(name, BASE_INDEXES)
