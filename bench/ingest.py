@@ -63,7 +63,9 @@ class Run:
 
 def pipeline(documents: list[ParsedDocument], settings: Settings, runtime: str) -> Run:
     """Index ``documents`` through the services; returns timings and the chunk texts."""
-    embeddings = settings.embeddings.model_copy(update={"batch_runtime": runtime})
+    embeddings = settings.embeddings.model_copy(
+        update={"batch_runtime": runtime, "batch_precision": precision(settings, runtime)}
+    )
     embedder = build_embedder(embeddings)
     embedder.embed(["warm up"])
     rss_model = peak_rss_mb()
@@ -89,10 +91,15 @@ def pipeline(documents: list[ParsedDocument], settings: Settings, runtime: str) 
     return result
 
 
+def precision(settings: Settings, runtime: str) -> str:
+    """The batch weights a run uses: as configured, float on torch."""
+    return settings.embeddings.batch_precision if runtime == "onnx" else "float32"
+
+
 def bare_onnx(texts: list[str], settings: EmbeddingSettings) -> tuple[float, int, int]:
     """Seconds to embed ``texts`` the common way: one ONNX session on every thread, length-sorted
-    batches of 64 rows; real and padded tokens."""
-    encoder = build_encoder("onnx", settings.threads, settings.cache_dir)
+    batches of 64 rows (one row per run with int8 weights); real and padded tokens."""
+    encoder = build_encoder("onnx", settings.threads, settings.cache_dir, settings.batch_precision)
     lengths = encoder.tokens(texts)
     groups = sub_batches(lengths, BARE_BATCH, BARE_BATCH * MAX_SEQUENCE_TOKENS)
     encoder.encode(["warm up"])
@@ -100,6 +107,8 @@ def bare_onnx(texts: list[str], settings: EmbeddingSettings) -> tuple[float, int
     for group in groups:
         encoder.encode([texts[i] for i in group])
     padded = sum(len(group) * max(lengths[i] for i in group) for group in groups)
+    if settings.batch_precision == "int8":
+        padded = sum(lengths)  # int8 weights run one text at a time: nothing is padded
     return time.perf_counter() - began, sum(lengths), padded
 
 
@@ -144,6 +153,7 @@ def main() -> None:
         "chunks": run.chunks,
         "failed_jobs": run.failed_jobs,
         "batch_runtime": args.batch_runtime,
+        "batch_precision": precision(settings, args.batch_runtime),
         "chunking": settings.chunking.model_dump(),
         "pipeline_seconds": round(run.seconds, 1),
         "pipeline_documents_per_s": round(len(documents) / run.seconds, 1),

@@ -33,7 +33,7 @@ from ragfleet.settings import EmbeddingSettings, Settings
 def bare_encode(queries: list[str]) -> dict[str, float]:
     """One query at a time through the ONNX query encoder, nothing else."""
     settings = EmbeddingSettings()
-    encoder = build_encoder("onnx", settings.threads, settings.cache_dir)
+    encoder = build_encoder("onnx", settings.threads, settings.cache_dir, settings.query_precision)
     encoder.encode(["warm up"])
     samples = []
     for text in queries:

@@ -30,6 +30,13 @@ def test_env_reaches_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"RAGFLEET_RETRIEVAL__TOP_K": "0"}, "retrieval.top_k"),
         ({"RAGFLEET_CHUNKING__OVERLAP_TOKENS": "500"}, "overlap_tokens must be smaller"),
         ({"RAGFLEET_EMBEDDINGS__BACKEND": "openai"}, "embeddings.base_url is required"),
+        (
+            {
+                "RAGFLEET_EMBEDDINGS__BATCH_RUNTIME": "torch",
+                "RAGFLEET_EMBEDDINGS__BATCH_PRECISION": "int8",
+            },
+            "embeddings.batch_precision int8 needs batch_runtime onnx",
+        ),
         ({"RAGFLEET_DATABASE__URL": "mysql://x"}, "database.url"),
         ({"RAGFLEET_REDIS__URL": "http://redis:6379"}, "redis.url"),
         ({"RAGFLEET_LLM__BASE_URL": "vllm:8000/v1"}, "llm.base_url"),
@@ -54,6 +61,19 @@ def test_invalid_settings_fail_naming_the_setting(
     assert result.exit_code == 2
     assert "invalid setting" in result.output
     assert message.split(".")[0] in result.output
+
+
+def test_the_torch_runtime_runs_float_weights_unless_int8_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).embeddings.batch_precision == "int8"  # type: ignore[call-arg]
+    monkeypatch.setenv("RAGFLEET_EMBEDDINGS__BATCH_RUNTIME", "torch")
+    monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_RUNTIME", "torch")
+    embeddings = Settings(_env_file=None).embeddings  # type: ignore[call-arg]
+    assert (embeddings.batch_precision, embeddings.query_precision) == ("float32", "float32")
+    monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_PRECISION", "int8")
+    with pytest.raises(ValidationError, match="query_precision int8 needs query_runtime onnx"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_configuration_doc_is_current() -> None:

@@ -1,13 +1,16 @@
-"""The bundled model on ONNX Runtime: agreement with torch, the one-time export, the lanes."""
+"""The bundled model on ONNX Runtime: agreement with torch, the int8 weights, the one-time export
+and quantization, the lanes."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import onnx as onnx_format
 import pytest
 
 from ragfleet.embedding import Embedder
@@ -18,6 +21,7 @@ from ragfleet.embedding.onnx import (
     OnnxEncoder,
     default_cache_dir,
     ensure_onnx_model,
+    quantize_onnx,
     usable_cpus,
 )
 from ragfleet.errors import DependencyError
@@ -37,6 +41,11 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def onnx() -> OnnxEncoder:
     return OnnxEncoder(ensure_onnx_model(default_cache_dir()), None)
+
+
+@pytest.fixture(scope="module")
+def int8() -> OnnxEncoder:
+    return OnnxEncoder(ensure_onnx_model(default_cache_dir(), "int8"), None, "int8")
 
 
 class Recording:
@@ -78,17 +87,72 @@ def test_onnx_and_torch_embeddings_agree(onnx: OnnxEncoder) -> None:
     assert cosines(onnx_vectors, torch_vectors).min() >= 0.999
 
 
-def test_padding_does_not_change_a_vector(onnx: OnnxEncoder) -> None:
-    alone = np.vstack([onnx.encode([text]) for text in TEXTS])
-    assert cosines(alone, onnx.encode(TEXTS)).min() >= 0.9999
+@pytest.mark.parametrize("precision", ["onnx", "int8"])
+def test_padding_and_neighbours_do_not_change_a_vector(
+    precision: str, request: pytest.FixtureRequest
+) -> None:
+    encoder: OnnxEncoder = request.getfixturevalue(precision)
+    alone = np.vstack([encoder.encode([text]) for text in TEXTS])
+    assert cosines(alone, encoder.encode(TEXTS)).min() >= 0.9999
+    assert cosines(alone[::-1], encoder.encode(TEXTS[::-1])).min() >= 0.9999
 
 
-def test_export_happens_once_and_leaves_no_partial_file(tmp_path: Path) -> None:
+def test_int8_vectors_stay_close_to_the_float_ones_and_rank_alike(
+    onnx: OnnxEncoder, int8: OnnxEncoder
+) -> None:
+    documents = TEXTS[2:]
+    assert cosines(int8.encode(documents), onnx.encode(documents)).min() >= 0.98
+    queries = [
+        "do older people with low vitamin D break their hips",
+        "a vector database that filters on payload fields",
+        "install services on a Kubernetes cluster with charts",
+    ]
+    expected = [0, 1, 5]  # indices into documents
+    for vectors in (onnx.encode(documents), int8.encode(documents)):
+        scores = onnx.encode(queries) @ vectors.T
+        assert list(np.argmax(scores, axis=1)) == expected
+
+
+def test_export_and_quantization_happen_once_and_leave_no_partial_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root_filters = list(logging.getLogger().filters)
+    with caplog.at_level(logging.INFO):
+        quantized = ensure_onnx_model(tmp_path / "cache", "int8")
+    assert not [r for r in caplog.records if r.name == "root"]  # the quantizer's chatter
+    assert logging.getLogger().filters == root_filters
     model = ensure_onnx_model(tmp_path / "cache")
-    stamp = model.stat().st_mtime_ns
+    stamps = {path: path.stat().st_mtime_ns for path in (model, quantized)}
     assert ensure_onnx_model(tmp_path / "cache") == model
-    assert model.stat().st_mtime_ns == stamp
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [model.name]
+    assert ensure_onnx_model(tmp_path / "cache", "int8") == quantized
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+    assert {p.name for p in (tmp_path / "cache").iterdir()} == {model.name, quantized.name}
+    graph = onnx_format.load(str(quantized)).graph
+    weights = {tensor.name for tensor in graph.initializer}
+    float_products = {
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and weights.intersection(node.input)
+    }
+    assert float_products == {f"/model/encoder/layer.{k}/output/dense/MatMul" for k in range(3)}
+    assert sum(node.op_type == "MatMulInteger" for node in graph.node) == 6 * 6 - 3
+
+
+def test_quantizing_a_graph_of_another_shape_is_a_clear_error(tmp_path: Path) -> None:
+    helper = onnx_format.helper
+    product = helper.make_node("MatMul", ["x", "w"], ["y"], name="/other/MatMul")
+    weight = helper.make_tensor("w", onnx_format.TensorProto.FLOAT, [2, 2], [1.0, 0.0, 0.0, 1.0])
+    graph = helper.make_graph(
+        [product],
+        "other",
+        [helper.make_tensor_value_info("x", onnx_format.TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", onnx_format.TensorProto.FLOAT, [1, 2])],
+        [weight],
+    )
+    onnx_format.save(helper.make_model(graph), str(tmp_path / "other.onnx"))
+    with pytest.raises(DependencyError, match="unexpected graph"):
+        quantize_onnx(tmp_path / "other.onnx", tmp_path / "other-int8.onnx")
+    assert not (tmp_path / "other-int8.onnx").exists()
 
 
 def test_an_unwritable_cache_dir_is_a_clear_error(tmp_path: Path) -> None:
@@ -239,15 +303,17 @@ def test_torch_and_onnx_count_tokens_alike(onnx: OnnxEncoder) -> None:
     assert counts[0] == 2 and max(counts) == 256  # [CLS] [SEP]; truncated at the window
 
 
-def test_batches_come_back_in_input_order(embedder: Embedder, onnx: OnnxEncoder) -> None:
-    vectors = embedder.embed(TEXTS)
-    assert cosines(vectors, np.vstack([onnx.encode([t]) for t in TEXTS])).min() >= 0.9999
+def test_batches_come_back_in_input_order(embedder: Embedder, int8: OnnxEncoder) -> None:
+    vectors = embedder.embed(TEXTS)  # batches run the default int8 weights
+    assert cosines(vectors, np.vstack([int8.encode([t]) for t in TEXTS])).min() >= 0.9999
     assert embedder.embed([]).shape == (0, embedder.dimensions)
 
 
-def test_a_query_embeds_as_a_batch_of_one_does(embedder: Embedder) -> None:
+def test_a_query_embeds_as_a_float_batch_of_one_does(embedder: Embedder, onnx: OnnxEncoder) -> None:
     text = "which planet has rings"
-    assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) >= 0.9999
+    query = embedder.embed_query(text)
+    assert float(query @ onnx.encode([text])[0]) >= 0.9999
+    assert float(query @ embedder.embed([text])[0]) >= 0.98  # the int8 batch weights
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from fastapi.testclient import TestClient
 from ragfleet.api.app import create_app
 from ragfleet.embedding import Embedder
 from ragfleet.services import Services, build_services
-from ragfleet.telemetry.logging import JsonFormatter
+from ragfleet.telemetry.logging import JsonFormatter, configure_logging
 from tests.utils.config import make_settings
 from tests.utils.documents import GUIDE_MD
 from tests.utils.jobs import ingest_text
@@ -281,3 +282,25 @@ def test_promtail_keeps_ids_out_of_loki_labels() -> None:
     assert {"request_id", "trace_id"} <= set(stages["structured_metadata"])
     targets = {rule.get("target_label") for rule in job["relabel_configs"]}
     assert {"namespace", "app", "component"} <= targets
+
+
+def test_logging_follows_a_swapped_standard_stream_and_survives_its_closing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        configure_logging("INFO", json_format=False)
+        swapped = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", swapped)
+        logging.getLogger("ragfleet.test").info("to the swapped stream")
+        assert swapped.getvalue() == "INFO ragfleet.test: to the swapped stream\n"
+        swapped.close()  # as a test runner closes its capture
+        monkeypatch.undo()
+        later = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", later)
+        logging.getLogger("ragfleet.test").info("after the close")
+        assert later.getvalue() == "INFO ragfleet.test: after the close\n"
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

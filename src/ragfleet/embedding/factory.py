@@ -18,6 +18,8 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
     return load_local_embedder(
         query_runtime=settings.query_runtime,
         batch_runtime=settings.batch_runtime,
+        query_precision=settings.query_precision,
+        batch_precision=settings.batch_precision,
         batch_size=settings.batch_size,
         batch_tokens=settings.batch_tokens,
         threads=settings.threads,

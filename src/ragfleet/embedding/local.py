@@ -2,7 +2,8 @@
 
 Queries go through a micro-batching lane with its own encoder; ingestion embeds sorted sub-batches
 on another and yields to queries between them, so a search never waits behind an ingest batch.
-Each lane runs on ONNX Runtime (exported at first start) or torch, chosen in settings.
+Each lane runs on ONNX Runtime (exported at first start; float or int8 weights) or torch,
+chosen in settings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ragfleet.embedding.lanes import Encoder, QueryLane
 from ragfleet.embedding.onnx import (
     MAX_SEQUENCE_TOKENS,
     OnnxEncoder,
+    Precision,
     default_cache_dir,
     ensure_onnx_model,
     model_directory,
@@ -81,11 +83,16 @@ class TorchEncoder:
         return result
 
 
-def build_encoder(runtime: Runtime, threads: int | None, cache_dir: Path | None) -> Encoder:
+def build_encoder(
+    runtime: Runtime,
+    threads: int | None,
+    cache_dir: Path | None,
+    precision: Precision = "float32",
+) -> Encoder:
     if runtime == "torch":
         return TorchEncoder(threads)
-    model = ensure_onnx_model(cache_dir or default_cache_dir())
-    return OnnxEncoder(model, threads)
+    model = ensure_onnx_model(cache_dir or default_cache_dir(), precision)
+    return OnnxEncoder(model, threads, precision)
 
 
 def sub_batches(lengths: Sequence[int], most: int, budget: int) -> list[list[int]]:
@@ -159,6 +166,8 @@ def load_local_embedder(
     *,
     query_runtime: Runtime,
     batch_runtime: Runtime,
+    query_precision: Precision,
+    batch_precision: Precision,
     batch_size: int,
     batch_tokens: int,
     threads: int | None,
@@ -168,20 +177,22 @@ def load_local_embedder(
     query_max_batch: int,
 ) -> LocalEmbedder:
     """One model per process and configuration, whatever number of containers ask for it."""
-    query = build_encoder(query_runtime, threads, cache_dir)
+    query = build_encoder(query_runtime, threads, cache_dir, query_precision)
     if batch_runtime == "torch":
         # torch threads are process-wide: one multi-threaded run at a time, sharing the model
         # with the query lane when that runs on torch too.
         batch = query if query_runtime == "torch" else build_encoder("torch", threads, cache_dir)
         workers = 1
     else:
-        batch = build_encoder("onnx", 1, cache_dir)
+        batch = build_encoder("onnx", 1, cache_dir, batch_precision)
         workers = batch_workers or threads or usable_cpus()
     logger.info(
-        "embedding with %s (queries: %s, batches: %s x %d)",
+        "embedding with %s (queries: %s %s, batches: %s %s x %d)",
         LocalEmbedder.name,
         query_runtime,
+        query_precision,
         batch_runtime,
+        batch_precision,
         workers,
     )
     lane = QueryLane(query, query_window_s, query_max_batch)

