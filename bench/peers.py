@@ -23,8 +23,9 @@ pool of 8 over the same queries).
 Each framework runs on its documented defaults, given title and text the way it takes them:
 
 - ragfleet: the embedded default (Qdrant Edge, ONNX Runtime embeddings with int8 weights for
-  ingestion and float for queries, its chunker, hybrid fusion as configured), documents ``parse_text(text, title)`` indexed as ``ragfleet eval beir``
-  indexes them (``index_corpus``); every chunk is embedded and BM25-encoded with its title.
+  ingestion and float for queries, its chunker, hybrid fusion as configured), documents
+  ``parse_text(text, title)`` indexed as ``ragfleet eval beir`` indexes them
+  (``index_corpus``); every chunk is embedded and BM25-encoded with its title.
 - LlamaIndex (llama-index-core 0.14): ``Document(text, metadata={"title": ...})``, embedded and
   BM25-indexed with its metadata (``MetadataMode.EMBED``, "title: ..." before the text);
   ``VectorStoreIndex.from_documents`` in memory (``SimpleVectorStore``) with the default node
