@@ -8,8 +8,9 @@ Qdrant Edge and builds the index once at the end (through the in-process runner)
 seconds of each stage. Stage seconds are summed over threads: BM25 encoding and upserts run
 beside the next batch's embedding, so the stages add up to more than the wall time. Then the
 same chunk texts are embedded bare, in the same process, the way a framework would: with ONNX
-Runtime (one session on every thread, length-sorted batches of 64) and with sentence-transformers
-on torch (batch 64). Peak RSS is the process high-water mark after the pipeline, before
+Runtime and the pipeline's weights (one session on every thread, length-sorted batches of 64;
+int8 weights run one text at a time, as in the pipeline) and with sentence-transformers on torch
+(batch 64). Peak RSS is the process high-water mark after the pipeline, before
 torch is loaded for the bare torch encode.
 """
 

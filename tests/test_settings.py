@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from ragfleet.cli.main import app
+from ragfleet.embedding.factory import onnx_precision
 from ragfleet.settings import Settings
 from ragfleet.settings_doc import markdown_table
 
@@ -70,7 +71,9 @@ def test_the_torch_runtime_runs_float_weights_unless_int8_is_asked_for(
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__BATCH_RUNTIME", "torch")
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_RUNTIME", "torch")
     embeddings = Settings(_env_file=None).embeddings  # type: ignore[call-arg]
-    assert (embeddings.batch_precision, embeddings.query_precision) == ("float32", "float32")
+    assert onnx_precision(embeddings.batch_runtime, embeddings.batch_precision) == "float32"
+    assert onnx_precision(embeddings.query_runtime, embeddings.query_precision) == "float32"
+    assert onnx_precision("onnx", embeddings.batch_precision) == "int8"
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_PRECISION", "int8")
     with pytest.raises(ValidationError, match="query_precision int8 needs query_runtime onnx"):
         Settings(_env_file=None)  # type: ignore[call-arg]

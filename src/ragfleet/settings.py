@@ -290,11 +290,11 @@ class EmbeddingSettings(EndpointSettings):
         for lane in ("query", "batch"):
             if getattr(self, f"{lane}_runtime") == "onnx":
                 continue
+            # The default int8 is ignored on torch (build_embedder runs float); asked for, it fails.
             if f"{lane}_precision" in self.model_fields_set and (
                 getattr(self, f"{lane}_precision") == "int8"
             ):
                 raise ValueError(f"embeddings.{lane}_precision int8 needs {lane}_runtime onnx")
-            setattr(self, f"{lane}_precision", "float32")  # torch runs the float weights
         return self
 
 

@@ -4,8 +4,18 @@ do not install)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ragfleet.embedding.base import Embedder
 from ragfleet.settings import EmbeddingSettings
+
+if TYPE_CHECKING:
+    from ragfleet.embedding.onnx import Precision
+
+
+def onnx_precision(runtime: str, precision: Precision) -> Precision:
+    """The weights a lane runs: as set on ONNX Runtime, float on torch."""
+    return precision if runtime == "onnx" else "float32"
 
 
 def build_embedder(settings: EmbeddingSettings) -> Embedder:
@@ -18,8 +28,8 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
     return load_local_embedder(
         query_runtime=settings.query_runtime,
         batch_runtime=settings.batch_runtime,
-        query_precision=settings.query_precision,
-        batch_precision=settings.batch_precision,
+        query_precision=onnx_precision(settings.query_runtime, settings.query_precision),
+        batch_precision=onnx_precision(settings.batch_runtime, settings.batch_precision),
         batch_size=settings.batch_size,
         batch_tokens=settings.batch_tokens,
         threads=settings.threads,

