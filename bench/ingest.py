@@ -34,6 +34,7 @@ from ragfleet.ingest.parsers import parse_text
 from ragfleet.services import build_services
 from ragfleet.settings import EmbeddingSettings, Settings
 from ragfleet.telemetry import metrics
+from ragfleet.workers.inprocess import InProcessRunner
 
 BARE_BATCH = 64  # rows per run of the bare encodes, as sentence-transformers does by default
 
@@ -75,7 +76,9 @@ def pipeline(documents: list[ParsedDocument], settings: Settings, runtime: str) 
     accepted = services.admission.accept(documents, "bench", None)
     admitted = time.perf_counter() - began
     services.runner.submit([a.job_id for a in accepted])
-    services.runner.wait_idle()
+    runner = services.runner
+    assert isinstance(runner, InProcessRunner)  # the embedded default runs jobs in-process
+    runner.wait_idle()
     seconds = time.perf_counter() - began
     chunker = services.indexer.chunker
     texts = [embedding_text(doc, chunk) for doc in documents for chunk in chunker.chunk(doc)]
@@ -141,7 +144,7 @@ def main() -> None:
     parse_s = time.perf_counter() - began
 
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(_env_file=None, data_dir=Path(data_dir))  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=Path(data_dir))
         if args.target_tokens:
             settings.chunking.target_tokens = args.target_tokens
         if args.overlap_tokens is not None:

@@ -44,7 +44,7 @@ def bare_encode(queries: list[str]) -> dict[str, float]:
 
 
 def in_process(data_dir: Path, collection: str, queries: list[str]) -> dict[str, float]:
-    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)
     services = build_services(settings)
     try:
         samples = []

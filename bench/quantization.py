@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import qdrant_edge as qe
 
@@ -68,11 +68,14 @@ def read_points(root: Path, prefix: str, collection: str) -> list[IndexedChunk]:
             )
             records, offset = shard.scroll(request)
             for record in records:
-                sparse = record.vector[SPARSE]
+                vectors = record.vector
+                assert isinstance(vectors, dict)  # named vectors: dense and sparse
+                dense, sparse = vectors[DENSE], vectors[SPARSE]
+                assert isinstance(dense, list) and isinstance(sparse, qe.SparseVector)
                 points.append(
                     IndexedChunk(
                         str(record.id),
-                        list(record.vector[DENSE]),
+                        cast(list[float], dense),  # one vector, not a multivector
                         SparseVector(list(sparse.indices), list(sparse.values)),
                         ChunkPayload.from_dict(record.payload or {}),
                     )

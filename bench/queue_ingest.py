@@ -27,22 +27,23 @@ from pathlib import Path
 
 import redis
 
+from ragfleet.domain import ParsedDocument
 from ragfleet.embedding import Embedder, build_embedder
 from ragfleet.evaluation.beir import load
 from ragfleet.ingest.parsers import parse_text
 from ragfleet.registry.repository import PendingIngest, Registry
 from ragfleet.services import build_services
-from ragfleet.settings import EmbeddingSettings, Settings
+from ragfleet.settings import EmbeddingSettings, RedisSettings, Settings
 from ragfleet.workers.celery_app import create_celery
 from ragfleet.workers.queues import publish_jobs
 
 RAGFLEET = Path(sys.executable).parent / "ragfleet"
 
 
-def throughput(documents: list, embedder: Embedder, redis_url: str | None) -> float:  # type: ignore[type-arg]
+def throughput(documents: list[ParsedDocument], embedder: Embedder, redis_url: str | None) -> float:
     with tempfile.TemporaryDirectory() as data_dir:
-        overrides = {"redis": {"url": redis_url}} if redis_url else {}
-        settings = Settings(_env_file=None, data_dir=Path(data_dir), **overrides)  # type: ignore[call-arg]
+        redis_settings = RedisSettings(url=redis_url) if redis_url else RedisSettings()
+        settings = Settings(_env_file=None, data_dir=Path(data_dir), redis=redis_settings)
         services = build_services(settings, embedder)
         began = time.perf_counter()
         accepted = services.admission.accept(documents, "bench", None)
@@ -84,7 +85,7 @@ def redelivery_s(redis_url: str, restart_same_node: bool) -> float:
             "RAGFLEET_WORKER__NAME": "ragfleet@bench-a",
             "RAGFLEET_WORKER__METRICS_PORT": "0",
         }
-        settings = Settings(_env_file=None, data_dir=Path(tmp), redis={"url": redis_url})  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=Path(tmp), redis={"url": redis_url})
         registry = Registry(settings.database_url)
         registry.migrate()
         text = "\n\n".join(f"# Part {n}\n\nSentence {n} on topic {n}." for n in range(3000))

@@ -106,7 +106,8 @@ def disk_bytes(folder: Path) -> int:
 
 def unit_rows(rng: np.random.Generator, count: int) -> np.ndarray:
     rows = rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    unit: np.ndarray = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return unit
 
 
 class QueryVectors:
@@ -372,7 +373,7 @@ def measure_size(
             store.upsert(COLLECTION, points)
             runs[q].upsert_seconds += time.perf_counter() - began
     truth = exact.point_ids()
-    settings = Settings(_env_file=None, data_dir=work)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=work)
     for q, store in stores.items():
         began = time.perf_counter()
         store.optimize(COLLECTION)

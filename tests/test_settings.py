@@ -18,7 +18,7 @@ def test_env_reaches_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGFLEET_LLM__BASE_URL", "http://vllm:8000/v1")
     monkeypatch.setenv("RAGFLEET_RETRIEVAL__TOP_K", "7")
     monkeypatch.setenv("RAGFLEET_AUTH__API_KEYS", '[{"key": "k-123", "groups": ["eng"]}]')
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.llm.base_url == "http://vllm:8000/v1"
     assert settings.retrieval.top_k == 7
     assert settings.auth.api_keys[0].groups == ["eng"]
@@ -57,7 +57,7 @@ def test_invalid_settings_fail_naming_the_setting(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=message.split(".")[-1]):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     result = CliRunner().invoke(app, ["search", "anything"])
     assert result.exit_code == 2
     assert "invalid setting" in result.output
@@ -67,16 +67,16 @@ def test_invalid_settings_fail_naming_the_setting(
 def test_the_torch_runtime_runs_float_weights_unless_int8_is_asked_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings(_env_file=None).embeddings.batch_precision == "int8"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).embeddings.batch_precision == "int8"
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__BATCH_RUNTIME", "torch")
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_RUNTIME", "torch")
-    embeddings = Settings(_env_file=None).embeddings  # type: ignore[call-arg]
+    embeddings = Settings(_env_file=None).embeddings
     assert onnx_precision(embeddings.batch_runtime, embeddings.batch_precision) == "float32"
     assert onnx_precision(embeddings.query_runtime, embeddings.query_precision) == "float32"
     assert onnx_precision("onnx", embeddings.batch_precision) == "int8"
     monkeypatch.setenv("RAGFLEET_EMBEDDINGS__QUERY_PRECISION", "int8")
     with pytest.raises(ValidationError, match="query_precision int8 needs query_runtime onnx"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_configuration_doc_is_current() -> None:

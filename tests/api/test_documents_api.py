@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,7 +69,7 @@ def test_json_document_reingest_is_a_no_op(client: TestClient) -> None:
     assert chunk_count(client, first["document_id"]) == 2
 
 
-def test_changed_document_replaces_its_chunks(client: TestClient, services) -> None:  # type: ignore[no-untyped-def]
+def test_changed_document_replaces_its_chunks(client: TestClient, services: Services) -> None:
     first = ingest_text(client, GUIDE_MD, source="guide")
     assert services.store.count("default", first["document_id"]) == 2
     second = ingest_text(client, ASTRONOMY_MD, source="guide")
@@ -80,7 +80,7 @@ def test_changed_document_replaces_its_chunks(client: TestClient, services) -> N
 
 
 def test_failed_reingest_keeps_previous_version(tmp_path: Path, embedder: Embedder) -> None:
-    services = build_services(make_settings(tmp_path), FaultyEmbedder(embedder, poison="EXPLODE"))  # type: ignore[arg-type]
+    services = build_services(make_settings(tmp_path), FaultyEmbedder(embedder, poison="EXPLODE"))
     try:
         with TestClient(create_app(services=services)) as client:
             good = ingest_text(client, GUIDE_MD, source="guide")
@@ -98,7 +98,7 @@ def test_failed_reingest_keeps_previous_version(tmp_path: Path, embedder: Embedd
         services.close()
 
 
-def test_delete_removes_chunks(client: TestClient, services) -> None:  # type: ignore[no-untyped-def]
+def test_delete_removes_chunks(client: TestClient, services: Services) -> None:
     doc = ingest_text(client, GUIDE_MD, source="guide")
     assert client.delete(f"/v1/documents/{doc['document_id']}").status_code == 204
     assert services.store.count("default", doc["document_id"]) == 0
@@ -106,7 +106,7 @@ def test_delete_removes_chunks(client: TestClient, services) -> None:  # type: i
     assert client.delete(f"/v1/documents/{doc['document_id']}").status_code == 404
 
 
-def test_resubmitting_in_flight_document_conflicts(client: TestClient, services) -> None:  # type: ignore[no-untyped-def]
+def test_resubmitting_in_flight_document_conflicts(client: TestClient, services: Services) -> None:
     services.runner.stop()  # nothing runs: the first job stays queued
     first = client.post("/v1/documents", json={"text": GUIDE_MD, "source": "guide"})
     assert first.status_code == 202
@@ -177,13 +177,13 @@ def test_resubmitting_in_flight_document_conflicts(client: TestClient, services)
     ],
 )
 def test_bad_uploads_are_refused_and_change_nothing(
-    tmp_path: Path, embedder: Embedder, kwargs: dict[str, object], status: int, code: str
+    tmp_path: Path, embedder: Embedder, kwargs: dict[str, Any], status: int, code: str
 ) -> None:
     settings = make_settings(tmp_path, limits={"max_upload_bytes": 4096})
     services = build_services(settings, embedder)
     try:
         with TestClient(create_app(services=services)) as client:
-            response = client.post("/v1/documents", **kwargs)  # type: ignore[arg-type]
+            response = client.post("/v1/documents", **kwargs)
             assert response.status_code == status, response.text
             body = response.json()
             assert body["code"] == code and body["message"]
@@ -193,7 +193,7 @@ def test_bad_uploads_are_refused_and_change_nothing(
         services.close()
 
 
-def test_acl_change_alone_is_a_new_version(client: TestClient, services) -> None:  # type: ignore[no-untyped-def]
+def test_acl_change_alone_is_a_new_version(client: TestClient, services: Services) -> None:
     first = ingest_text(client, GUIDE_MD, source="guide")
     before = client.get(f"/v1/documents/{first['document_id']}").json()
     second = ingest_text(client, GUIDE_MD, source="guide", acl=["ops"])

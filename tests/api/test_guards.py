@@ -68,7 +68,7 @@ def test_queries_beyond_the_slots_are_shed_with_retry_after(
 ) -> None:
     gate = GatedEmbedder(embedder, "SLOWDOWN")
     admission = {"max_inflight_queries": 1, "queue_timeout_s": 0.1}
-    services = build_services(make_settings(tmp_path, admission=admission), gate)  # type: ignore[arg-type]
+    services = build_services(make_settings(tmp_path, admission=admission), gate)
     try:
         with TestClient(create_app(services=services)) as client:
             ingest_text(client, "# Notes\n\nPlanets orbit stars.", source="n")

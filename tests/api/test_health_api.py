@@ -58,7 +58,7 @@ def test_request_id_is_echoed(client: TestClient) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
     assert len(client.get("/healthz").headers["x-request-id"]) == 32
-    odd = client.get("/healthz", headers={"X-Request-ID": b"\xff\xfe bad id"})
+    odd = client.get("/healthz", headers={b"X-Request-ID": b"\xff\xfe bad id"})
     assert odd.status_code == 200 and len(odd.headers["x-request-id"]) == 32
 
 

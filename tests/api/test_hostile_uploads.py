@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
 
@@ -13,6 +14,10 @@ from ragfleet.services import build_services
 from tests.utils.config import make_settings
 from tests.utils.documents import GUIDE_MD, docx_body, make_hostile_docx
 
+if TYPE_CHECKING:
+    # The response type of Starlette's TestClient (httpx2, not the httpx the app uses).
+    from httpx2 import Response
+
 
 def test_a_parser_bomb_is_refused_by_name_and_health_answers_meanwhile(
     tmp_path: Path, embedder: Embedder
@@ -20,7 +25,7 @@ def test_a_parser_bomb_is_refused_by_name_and_health_answers_meanwhile(
     settings = make_settings(tmp_path, parsing={"timeout_s": 3, "workers": 1})
     services = build_services(settings, embedder)
     bomb = make_hostile_docx(docx_body(b"<w:p/>" * 3_000_000))
-    outcome: dict[str, object] = {}
+    outcome: dict[str, Response] = {}
     try:
         with TestClient(create_app(services=services)) as client:
 
@@ -42,8 +47,8 @@ def test_a_parser_bomb_is_refused_by_name_and_health_answers_meanwhile(
     finally:
         services.close()
     assert answered_while_parsing and set(health) == {200}
-    body = response.json()  # type: ignore[attr-defined]
-    assert response.status_code == 202  # type: ignore[attr-defined]
+    body = response.json()
+    assert response.status_code == 202
     assert [a["status"] for a in body["data"]] == ["queued"]
     (refusal,) = body["refused"]
     assert refusal["file"] == "bomb.docx" and refusal["code"] == "parse_limit"

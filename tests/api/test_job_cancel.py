@@ -26,7 +26,7 @@ def gated(
     tmp_path: Path, embedder: Embedder
 ) -> Iterator[tuple[TestClient, Services, GatedEmbedder]]:
     gate = GatedEmbedder(embedder, SLOW)
-    services = build_services(make_settings(tmp_path), gate)  # type: ignore[arg-type]
+    services = build_services(make_settings(tmp_path), gate)
     try:
         with TestClient(create_app(services=services)) as client:
             yield client, services, gate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,12 +11,18 @@ from fastapi.testclient import TestClient
 from ragfleet.domain import validate_metadata
 from ragfleet.errors import BadInputError
 
+if TYPE_CHECKING:
+    # The response type of Starlette's TestClient (httpx2, not the httpx the app uses).
+    from httpx2 import Response
+
 WIDE = {f"k{n}": n for n in range(2000)}
 
 
-def assert_refused(response: object, client: TestClient, fragment: str, status: int = 400) -> None:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert fragment in response.json()["message"]  # type: ignore[attr-defined]
+def assert_refused(
+    response: Response, client: TestClient, fragment: str, status: int = 400
+) -> None:
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["message"]
     assert client.get("/v1/documents").json()["count"] == 0
     assert client.get("/v1/jobs").json()["count"] == 0
 

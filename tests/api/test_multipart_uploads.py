@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from ragfleet.api.routes.documents import upload_source
@@ -10,7 +12,7 @@ from tests.utils.jobs import wait_for_job
 LATIN1 = "Le café de la gare ouvre à sept heures; crème brûlée servie à midi.".encode("latin-1")
 
 
-def post(client: TestClient, *files: tuple[str, bytes]) -> tuple[int, dict[str, object]]:
+def post(client: TestClient, *files: tuple[str, bytes]) -> tuple[int, dict[str, Any]]:
     parts = [("files", (name, data, "application/octet-stream")) for name, data in files]
     response = client.post("/v1/documents", files=parts)
     return response.status_code, response.json()
@@ -25,16 +27,16 @@ def test_bad_files_are_refused_by_name_and_the_rest_accepted(client: TestClient)
         ("guide.md", b"# Guide\n\nInstall with pip."),
     )
     assert status == 202
-    assert [(d["source"], d["status"]) for d in body["data"]] == [  # type: ignore[index]
+    assert [(d["source"], d["status"]) for d in body["data"]] == [
         ("notes/menu.txt", "queued"),
         ("guide.md", "queued"),
     ]
-    refused = {r["file"]: r for r in body["refused"]}  # type: ignore[index]
+    refused = {r["file"]: r for r in body["refused"]}
     assert set(refused) == {"song.mp3", "broken.pdf"}
     assert refused["song.mp3"]["code"] == "unsupported_type"
     assert refused["song.mp3"]["message"].startswith("song.mp3: unsupported file type '.mp3'")
     assert "broken.pdf" in refused["broken.pdf"]["message"]
-    for accepted in body["data"]:  # type: ignore[attr-defined]
+    for accepted in body["data"]:
         assert wait_for_job(client, accepted["job_id"])["status"] == "succeeded"
     hits = client.post("/v1/search", json={"query": "crème brûlée café"}).json()["data"]
     assert "crème brûlée" in hits[0]["text"]  # Latin-1 decoded, not refused or garbled
@@ -47,7 +49,7 @@ def test_same_file_name_in_two_folders_is_two_documents(client: TestClient) -> N
         ("docs/usage/index.md", b"# Usage\n\nRun the server."),
     )
     assert status == 202, body
-    assert [d["source"] for d in body["data"]] == [  # type: ignore[index]
+    assert [d["source"] for d in body["data"]] == [
         "docs/install/index.md",
         "docs/usage/index.md",
     ]
@@ -57,7 +59,7 @@ def test_a_request_with_no_acceptable_file_fails_whole(client: TestClient) -> No
     status, body = post(client, ("a.mp3", b"ID3"), ("b.exe", b"MZ"))
     assert status == 415
     assert body["code"] == "unsupported_type"
-    assert "a.mp3: " in body["message"] and "b.exe: " in body["message"]  # type: ignore[operator]
+    assert "a.mp3: " in body["message"] and "b.exe: " in body["message"]
     assert client.get("/v1/documents").json()["count"] == 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from deploy_helpers import ENVIRONMENTS, SCENARIOS, render_scenario
 
-from ragfleet.deploy.render import EnvironmentName, Manifest
+from ragfleet.deploy.environments import ENVIRONMENTS, EnvironmentName
+from ragfleet.deploy.render import Manifest
+from tests.deploy.deploy_helpers import SCENARIOS, render_scenario
 
 
 @pytest.fixture(params=sorted(SCENARIOS))

@@ -11,17 +11,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import kubernetes_validate
+import jsonschema  # type: ignore[import-untyped]
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from ragfleet.deploy.render import (
-    ENVIRONMENTS,
-    Manifest,
-    load_values,
-    render_chart,
-)
+from ragfleet.deploy.environments import ENVIRONMENTS
+from ragfleet.deploy.render import Manifest, load_values, render_chart
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "ragfleet"

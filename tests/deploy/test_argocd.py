@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from deploy_helpers import (
+
+from ragfleet.deploy.environments import ENVIRONMENTS, Environment
+from tests.deploy.deploy_helpers import (
     ARGOCD_DIR,
     CHART_DIR,
     INFRA_DIR,
@@ -18,8 +20,6 @@ from deploy_helpers import (
     requires_crd_schemas,
     validate_custom_resource,
 )
-
-from ragfleet.deploy.render import ENVIRONMENTS
 
 ARGO_FILES = sorted(ARGOCD_DIR.rglob("*.yaml"))
 DOCS = [doc for path in ARGO_FILES for doc in load_yaml_documents(path)]
@@ -52,7 +52,8 @@ def _env_apps() -> dict[str, dict[str, Any]]:
 
 
 def _chart_source(spec: dict[str, Any]) -> dict[str, Any]:
-    (source,) = (s for s in spec.get("sources") or [spec["source"]] if "path" in s)
+    sources: list[dict[str, Any]] = spec.get("sources") or [spec["source"]]
+    (source,) = (s for s in sources if "path" in s)
     return source
 
 
@@ -187,8 +188,11 @@ def _external_secrets(path: Path) -> dict[str, dict[str, Any]]:
     return {doc["spec"]["target"]["name"]: doc for doc in docs}
 
 
-@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS.values(), key=lambda e: e.namespace))
-def test_every_secret_the_release_reads_is_declared_in_git(environment: Any) -> None:
+_ENVIRONMENTS_BY_NAMESPACE = sorted(ENVIRONMENTS.values(), key=lambda e: e.namespace)
+
+
+@pytest.mark.parametrize("environment", _ENVIRONMENTS_BY_NAMESPACE)
+def test_every_secret_the_release_reads_is_declared_in_git(environment: Environment) -> None:
     values = yaml.safe_load((CHART_DIR / "values.yaml").read_text(encoding="utf-8"))
     env_values = yaml.safe_load((CHART_DIR / environment.values_file).read_text(encoding="utf-8"))
     env = environment.values_file.removeprefix("values-").removesuffix(".yaml")

@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import deploy_helpers
 import helm_python
 import pytest
 import yaml
-from deploy_helpers import (
+
+from ragfleet.deploy.render import Manifest, load_values, render_chart
+from tests.deploy import deploy_helpers
+from tests.deploy.deploy_helpers import (
     CHART_DIR,
     SCENARIOS,
     is_custom_resource,
@@ -20,8 +22,6 @@ from deploy_helpers import (
     validate_core_object,
     validate_custom_resource,
 )
-
-from ragfleet.deploy.render import Manifest, load_values, render_chart
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import helm_python
 import pytest
-from deploy_helpers import CHART_DIR
 
 from ragfleet.deploy.render import Manifest, render_chart
+from tests.deploy.deploy_helpers import CHART_DIR
 
 
 def _one(manifests: tuple[Manifest, ...] | list[Manifest], kind: str, suffix: str) -> Any:

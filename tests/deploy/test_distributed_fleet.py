@@ -21,7 +21,11 @@ from urllib.parse import urlsplit
 import helm_python
 import pytest
 import yaml
-from deploy_helpers import (
+
+from ragfleet.deploy.environments import ENVIRONMENTS, EnvironmentName
+from ragfleet.deploy.render import Manifest, load_values, merge_values, render_chart
+from ragfleet.settings import RedisSettings
+from tests.deploy.deploy_helpers import (
     ARGOCD_DIR,
     CHART_DIR,
     CRD_SCHEMA_DIR,
@@ -33,16 +37,6 @@ from deploy_helpers import (
     requires_crd_schemas,
     validate_custom_resource,
 )
-
-from ragfleet.deploy.render import (
-    ENVIRONMENTS,
-    EnvironmentName,
-    Manifest,
-    load_values,
-    merge_values,
-    render_chart,
-)
-from ragfleet.settings import RedisSettings
 
 Obj = dict[str, Any]
 ZONE = "topology.kubernetes.io/zone"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_helpers import REPO_ROOT
 
+from tests.deploy.deploy_helpers import REPO_ROOT
 from tests.utils.tools import dev_tool
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"

@@ -9,9 +9,9 @@ from typing import Any
 
 import helm_python
 import pytest
-from deploy_helpers import CHART_DIR
 
 from ragfleet.deploy.render import Manifest, render_chart
+from tests.deploy.deploy_helpers import CHART_DIR
 
 Obj = dict[str, Any]
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
@@ -275,7 +275,7 @@ def _mutated(
         obj = copy.deepcopy(manifest.obj)
         if manifest.kind == kind and manifest.name.endswith(suffix):
             *parents, leaf = path.split(".")
-            node = obj
+            node: Any = obj  # dicts and lists along the path
             for part in parents:
                 node = node[int(part)] if part.isdigit() else node[part]
             if value == "-":

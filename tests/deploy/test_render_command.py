@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 import yaml
-from deploy_helpers import CHART_DIR, REPO_ROOT
 from typer.testing import CliRunner
 
 from ragfleet.cli.deploy_commands import register
-from ragfleet.deploy.render import (
-    EnvironmentName,
-    find_chart,
-    merge_values,
-    render_environment,
-)
+from ragfleet.deploy.environments import EnvironmentName
+from ragfleet.deploy.render import find_chart, merge_values, render_environment
+from tests.deploy.deploy_helpers import CHART_DIR, REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +67,7 @@ def test_find_chart_walks_up_from_a_subdirectory() -> None:
 
 
 def test_merge_values_is_deep_and_later_wins() -> None:
-    base = {"api": {"image": {"repository": "r", "tag": ""}, "replicas": 2}}
+    base: dict[str, Any] = {"api": {"image": {"repository": "r", "tag": ""}, "replicas": 2}}
     merged = merge_values(base, {"api": {"image": {"tag": "1.0.0"}}})
     assert merged == {"api": {"image": {"repository": "r", "tag": "1.0.0"}, "replicas": 2}}
     assert base["api"]["image"]["tag"] == ""

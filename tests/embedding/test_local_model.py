@@ -211,10 +211,19 @@ def test_ingestion_yields_to_a_query_in_flight(onnx: OnnxEncoder) -> None:
     )
     order: list[str] = []
     query.hold.clear()
-    searching = threading.Thread(target=lambda: (embedder.embed_query("q"), order.append("q")))
+
+    def search() -> None:
+        embedder.embed_query("q")
+        order.append("q")
+
+    def ingest() -> None:
+        embedder.embed(TEXTS)
+        order.append("ingest")
+
+    searching = threading.Thread(target=search)
     searching.start()
     query.entered.wait(timeout=30)
-    ingesting = threading.Thread(target=lambda: (embedder.embed(TEXTS), order.append("ingest")))
+    ingesting = threading.Thread(target=ingest)
     ingesting.start()
     ingesting.join(timeout=0.2)  # ingestion is waiting for the query
     assert batch.batches == []

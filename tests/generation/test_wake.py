@@ -14,9 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
@@ -29,6 +28,10 @@ from tests.utils.documents import GUIDE_MD
 from tests.utils.jobs import ingest_text
 from tests.utils.llm_stub import StubState, _handler
 from tests.utils.servers import free_port
+
+if TYPE_CHECKING:
+    # The response type of Starlette's TestClient (httpx2, not the httpx the app uses).
+    from httpx2 import Response
 
 QUESTION = {"question": "How do I install ragfleet on Linux?"}
 HELD = "ragfleet_llm_requests_held"
@@ -69,14 +72,14 @@ def api(tmp_path: Path, embedder: Embedder, port: int, wake: float) -> Iterator[
     services.close()
 
 
-def wait_until(condition: Callable[[], bool], request: Future[httpx.Response]) -> None:
+def wait_until(condition: Callable[[], bool], request: Future[Response]) -> None:
     """Poll ``condition`` while the request is in flight; fail if it finished first."""
     while not condition():
         assert not request.done(), f"the request ended without being held: {request.result()}"
         time.sleep(0.01)
 
 
-def events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
+def events(response: Response) -> list[tuple[str, dict[str, Any]]]:
     parsed = []
     for block in response.text.strip().split("\n\n"):
         name, data = block.split("\n", 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from pydantic import ValidationError
 from qdrant_client import QdrantClient, models
@@ -57,9 +58,10 @@ class Recording:
         return [(args, kwargs) for called, args, kwargs in self.calls if called == name]
 
 
-def unit_vectors(count: int, seed: int = 7) -> np.ndarray:
+def unit_vectors(count: int, seed: int = 7) -> npt.NDArray[np.float32]:
     vectors = np.random.default_rng(seed).standard_normal((count, DIMENSIONS)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    normalised: npt.NDArray[np.float32] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normalised
 
 
 def random_points(vectors: np.ndarray) -> list[IndexedChunk]:
@@ -197,7 +199,7 @@ def test_quantized_server_collections_find_the_nearest_neighbours(
 ) -> None:
     client = Recording(QdrantClient(path=str(tmp_path / "local")))
     options = CollectionOptions.from_settings(
-        QdrantSettings(quantization=quantization, oversampling=2.0)  # type: ignore[arg-type]
+        QdrantSettings(quantization=quantization, oversampling=2.0)
     )
     store = QdrantVectorStore(cast(QdrantClient, client), "t_", options=options)
     vectors = unit_vectors(300)
@@ -347,7 +349,7 @@ def test_invalid_collection_settings_are_refused(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=message) as raised:
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     assert "qdrant" in str(raised.value)
     result = CliRunner().invoke(app, ["search", "anything"])
     assert result.exit_code == 2

@@ -29,7 +29,7 @@ def stub() -> Iterator[tuple[str, StubState]]:
 
 
 def embedder(url: str, **extra: object) -> OpenAIEmbedder:
-    return OpenAIEmbedder(EmbeddingSettings(backend="openai", base_url=url, batch_size=2, **extra))  # type: ignore[arg-type]
+    return OpenAIEmbedder(EmbeddingSettings(backend="openai", base_url=url, batch_size=2, **extra))
 
 
 def test_embeddings_batched_ordered_and_normalised(stub: tuple[str, StubState]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,8 +76,8 @@ def points(embedder: Embedder, version: str = "v1") -> list[IndexedChunk]:
 
 
 def query(
-    embedder: Embedder, text: str, mode: SearchMode, filters: dict | None = None
-) -> StoreQuery:  # type: ignore[type-arg]
+    embedder: Embedder, text: str, mode: SearchMode, filters: dict[str, Any] | None = None
+) -> StoreQuery:
     return StoreQuery(
         mode=mode,
         limit=5,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,10 @@ from tests.security.conftest import StartApp
 from tests.utils.config import make_settings
 from tests.utils.jobs import ingest_text
 from tests.utils.llm_stub import StubState
+
+if TYPE_CHECKING:
+    # The response type of Starlette's TestClient (httpx2, not the httpx the app uses).
+    from httpx2 import Response
 
 READER, WRITER, ADMIN = "rfk_reader-key-0000000000", "rfk_writer-key-111111111", "rfk_admin-2222"
 
@@ -95,7 +100,7 @@ def test_several_keys_per_tenant_for_rotation(start_app: StartApp) -> None:
 )
 def test_scopes_decide_what_a_key_may_do(start_app: StartApp, key: str, allowed: set[str]) -> None:
     client = start_app(auth={"api_keys": KEYS}, headers=bearer(key))
-    calls = {
+    calls: dict[str, Callable[[], Response]] = {
         "read": lambda: client.post("/v1/search", json={"query": "planet"}),
         "write": lambda: client.post("/v1/documents", json={"text": "Planets.", "source": "p"}),
         "admin": lambda: client.delete("/v1/collections/default"),

@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ragfleet.security.keys import hash_key
 from tests.security.conftest import StartApp
 from tests.utils.jobs import ingest_text
+
+if TYPE_CHECKING:
+    # The response type of Starlette's TestClient (httpx2, not the httpx the app uses).
+    from httpx2 import Response
 
 RED, BLUE = "rfk_red-isolation-key-0000", "rfk_blue-isolation-key-111"
 SECRET = "Vermilion"  # appears only in the red tenant's document
@@ -30,7 +34,7 @@ class Red:
     query_id: str
 
 
-Probe = Callable[[TestClient, Red], httpx.Response]
+Probe = Callable[[TestClient, Red], "Response"]
 
 # (method, route template) -> what blue tries against red's things.
 PROBES: dict[tuple[str, str], Probe] = {
@@ -77,7 +81,8 @@ def two_tenants(start_app: StartApp) -> tuple[TestClient, Red]:
 
 def test_every_route_is_covered(two_tenants: tuple[TestClient, Red]) -> None:
     client, _ = two_tenants
-    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    assert isinstance(client.app, FastAPI)
+    paths = client.app.openapi()["paths"]
     routes = {(m, p) for p, ops in paths.items() for m in ops if p not in UNAUTHENTICATED}
     assert routes == set(PROBES)
 

@@ -149,6 +149,6 @@ def test_redact_everywhere_covers_hits_citations_and_extractive_answers(
 
 def test_bad_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="redact-for-llm"):
-        SecuritySettings(pii_policy="redact")  # type: ignore[arg-type]
+        SecuritySettings(pii_policy="redact")
     with pytest.raises(ValueError, match="collection names"):
         SecuritySettings(pii_collections={"Bad Name": "off"})

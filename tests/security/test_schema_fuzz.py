@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err, Ok
+from schemathesis.errors import InvalidSchema
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from ragfleet.api.app import create_app
@@ -22,6 +25,15 @@ from tests.utils.documents import GUIDE_MD
 from tests.utils.jobs import ingest_text
 
 EXAMPLES_PER_OPERATION = 8
+
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+
+
+def ok(result: Ok[Operation] | Err[InvalidSchema]) -> Operation:
+    """The operation, or the schema error that stood in its way."""
+    if isinstance(result, Err):
+        raise result.err()
+    return result.ok()
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +51,7 @@ def operations() -> list[str]:
     """Every operation of the schema, as METHOD path (the test ids)."""
     app = create_app(make_settings(Path("/nonexistent")))
     schema = schemathesis.openapi.from_dict(app.openapi())
-    return [op.ok().label for op in schema.get_all_operations()]
+    return [ok(op).label for op in schema.get_all_operations()]
 
 
 # Schemathesis's multipart bodies draw from ``random`` inside a strategy; Hypothesis warns.
@@ -47,7 +59,7 @@ def operations() -> list[str]:
 @pytest.mark.parametrize("label", operations())
 def test_no_server_errors_and_documented_responses(api: FastAPI, label: str) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", api)
-    operation = next(op.ok() for op in schema.get_all_operations() if op.ok().label == label)
+    operation = next(ok(op) for op in schema.get_all_operations() if ok(op).label == label)
 
     @given(case=operation.as_strategy())
     @settings(
@@ -57,7 +69,7 @@ def test_no_server_errors_and_documented_responses(api: FastAPI, label: str) -> 
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    def run(case: schemathesis.Case) -> None:
+    def run(case: schemathesis.Case[Operation]) -> None:
         case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
 
     run()

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -60,7 +61,8 @@ def test_feedback_only_for_the_callers_own_queries(tenants: TestClient) -> None:
         assert refused.status_code == 404 and refused.json()["code"] == "not_found"
     accepted = tenants.post("/v1/feedback", json=rating, headers=bearer(RED))
     assert accepted.status_code == 201
-    registry = tenants.app.state.services.registry  # type: ignore[attr-defined]
+    assert isinstance(tenants.app, FastAPI)
+    registry = tenants.app.state.services.registry
     with registry.session() as session:
         rated = session.execute(select(FeedbackRow.key_name)).all()
         asked = session.execute(select(QueryRow.key_name, QueryRow.question)).all()
@@ -69,7 +71,7 @@ def test_feedback_only_for_the_callers_own_queries(tenants: TestClient) -> None:
 
 
 def test_a_tenant_cannot_hide_a_public_document(tenants: TestClient) -> None:
-    narrowed = {"text": "Mine now.", "source": "public", "acl": ["red"]}
+    narrowed: dict[str, Any] = {"text": "Mine now.", "source": "public", "acl": ["red"]}
     own = ingest_as(tenants, RED, **narrowed)  # a document of red's own, beside the public one
     hits = tenants.post("/v1/search", json={"query": "planet"}, headers=bearer(BLUE)).json()
     assert {h["source"] for h in hits["data"]} == {"public"}

@@ -17,4 +17,4 @@ REDIS_URL = os.environ.get("RAGFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings from arguments only: no environment file, stores under ``data_dir``."""
-    return Settings(_env_file=None, data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir, **overrides)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Sequence
 
 from ragfleet.embedding import Embedder
+from ragfleet.embedding.base import Matrix, Vector
 from ragfleet.errors import DependencyError
 
 
@@ -19,14 +20,14 @@ class FaultyEmbedder:
         self.name = inner.name
         self.dimensions = inner.dimensions
 
-    def embed(self, texts: list[str], *, interactive: bool = False) -> Any:
+    def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
         poisoned = self.poison is not None and any(self.poison in t for t in texts)
         if self.outages or poisoned:
             self.outages = max(0, self.outages - 1)
             raise DependencyError("embeddings", "connection refused")
         return self.inner.embed(texts, interactive=interactive)
 
-    def embed_query(self, text: str) -> Any:
+    def embed_query(self, text: str) -> Vector:
         return self.inner.embed_query(text)
 
     def check(self) -> None:
@@ -48,16 +49,16 @@ class GatedEmbedder:
         self.name = inner.name
         self.dimensions = inner.dimensions
 
-    def _hold(self, texts: list[str]) -> None:
+    def _hold(self, texts: Sequence[str]) -> None:
         if any(self.marker in t for t in texts):
             self.entered.set()
             self.gate.wait(timeout=60)
 
-    def embed(self, texts: list[str], *, interactive: bool = False) -> Any:
+    def embed(self, texts: Sequence[str], *, interactive: bool = False) -> Matrix:
         self._hold(texts)
         return self.inner.embed(texts, interactive=interactive)
 
-    def embed_query(self, text: str) -> Any:
+    def embed_query(self, text: str) -> Vector:
         self._hold([text])
         return self.inner.embed_query(text)
 

@@ -20,7 +20,7 @@ def restart_redis(timeout: float = 30) -> None:
     if command := os.environ.get("RAGFLEET_TEST_REDIS_RESTART"):
         subprocess.run(shlex.split(command), check=True)
     else:
-        options = {key: client.config_get(key)[key] for key in ("bind", "port", "dir", "logfile")}
+        options = {key: _config(client, key) for key in ("bind", "port", "dir", "logfile")}
         try:
             client.shutdown(nosave=True)
         except redis.ConnectionError:
@@ -37,6 +37,13 @@ def restart_redis(timeout: float = 30) -> None:
         except redis.ConnectionError:
             time.sleep(0.1)
     raise AssertionError("Redis did not come back")
+
+
+def _config(client: redis.Redis, key: str) -> str:
+    """One setting of the running server."""
+    value = client.config_get(key)[key]
+    assert value is not None, f"Redis reports no {key!r} setting"
+    return value
 
 
 def free_port() -> int:

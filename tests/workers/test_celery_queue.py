@@ -47,7 +47,7 @@ def counter(name: str, **labels: str) -> float:
 @pytest.fixture
 def flaky(settings: Settings, embedder: Embedder) -> Iterator[tuple[TestClient, FaultyEmbedder]]:
     wrapped = FaultyEmbedder(embedder, 0)
-    services = build_services(settings, wrapped)  # type: ignore[arg-type]
+    services = build_services(settings, wrapped)
     with TestClient(create_app(services=services)) as client:
         yield client, wrapped
     services.close()
@@ -115,7 +115,7 @@ def test_exhausted_retries_fail_and_keep_the_previous_version(
 ) -> None:
     settings = queue_settings(tmp_path, redis_url, jobs={"max_retries": 2})
     wrapped = FaultyEmbedder(embedder, 0)
-    services = build_services(settings, wrapped)  # type: ignore[arg-type]
+    services = build_services(settings, wrapped)
     try:
         with TestClient(create_app(services=services)) as client:
             first = ingest_text(client, GUIDE_MD, source="guide")
@@ -283,7 +283,7 @@ def test_jobs_whose_tasks_a_redis_crash_lost_finish_without_a_restart(
     settings = queue_settings(
         tmp_path, own.url, worker={"heartbeat_interval_s": 0.5, "concurrency": 1}
     )
-    services = build_services(settings, gate)  # type: ignore[arg-type]
+    services = build_services(settings, gate)
     try:
         with TestClient(create_app(services=services)) as client:
             first = client.post("/v1/documents", json={"text": GUIDE_MD + "\nSLOWDOWN"})

@@ -76,7 +76,10 @@ class SentinelProcess:
         return f"sentinel://127.0.0.1:{self.port}/{database}"
 
     def master_address(self) -> tuple[str, int]:
-        host, port = self.admin.sentinel_get_master_addr_by_name(MASTER)
+        address = self.admin.sentinel_get_master_addr_by_name(MASTER)
+        assert isinstance(address, tuple), address
+        host, port = address
+        assert isinstance(host, str), host  # decode_responses
         return host, int(port)
 
     def stop(self) -> None:
@@ -127,9 +130,9 @@ def test_a_sentinel_url_without_a_master_name_is_refused(monkeypatch: pytest.Mon
     # Through the environment, as in a pod: the error names the variable to add.
     monkeypatch.setenv("RAGFLEET_REDIS__URL", "sentinel://a:26379;sentinel://b:26379")
     with pytest.raises(ValidationError, match="RAGFLEET_REDIS__SENTINEL_MASTER"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
     monkeypatch.setenv("RAGFLEET_REDIS__SENTINEL_MASTER", MASTER)
-    assert Settings(_env_file=None).redis.uses_sentinel  # type: ignore[call-arg]
+    assert Settings(_env_file=None).redis.uses_sentinel
 
 
 def test_plain_urls_keep_the_plain_client_and_transport() -> None:
@@ -159,7 +162,7 @@ def test_the_helper_reaches_the_master_through_sentinel(
         assert direct.get("ragfleet:sentinel-probe") == b"through-sentinel"
         pool = client.connection_pool
         assert isinstance(pool, SentinelConnectionPool)
-        assert pool.get_master_address() == sentinel.master_address()
+        assert pool.get_master_address() == sentinel.master_address()  # type: ignore[no-untyped-call]
     finally:
         client.close()
 

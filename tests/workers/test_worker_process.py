@@ -54,7 +54,7 @@ def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     for key, value in env.items():
         if key.startswith("RAGFLEET_"):
             monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 @pytest.fixture
