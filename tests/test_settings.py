@@ -31,6 +31,8 @@ def test_env_reaches_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"RAGFLEET_RETRIEVAL__TOP_K": "0"}, "retrieval.top_k"),
         ({"RAGFLEET_CHUNKING__OVERLAP_TOKENS": "500"}, "overlap_tokens must be smaller"),
         ({"RAGFLEET_EMBEDDINGS__BACKEND": "openai"}, "embeddings.base_url is required"),
+        ({"RAGFLEET_EMBEDDINGS__BATCH_WORKERS": "0"}, "embeddings.batch_workers"),
+        ({"RAGFLEET_EMBEDDINGS__BATCH_PRECISION": "int4"}, "embeddings.batch_precision"),
         (
             {
                 "RAGFLEET_EMBEDDINGS__BATCH_RUNTIME": "torch",

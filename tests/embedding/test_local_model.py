@@ -63,6 +63,10 @@ class Recording:
     def dimensions(self) -> int:
         return self.inner.dimensions
 
+    @property
+    def rows_per_run(self) -> int | None:
+        return self.inner.rows_per_run
+
     def tokens(self, texts: list[str]) -> list[int]:
         return self.inner.tokens(texts)
 
@@ -73,6 +77,20 @@ class Recording:
         if any("poison" in text for text in texts):
             raise DependencyError("embeddings", "poisoned batch")
         return self.inner.encode(texts)
+
+
+def make_embedder(
+    query: Encoder, batch: Encoder, *, batch_size: int, workers: int
+) -> LocalEmbedder:
+    """An embedder on the given encoders, with a query lane that never waits for company."""
+    return LocalEmbedder(
+        query,
+        batch,
+        batch_size=batch_size,
+        batch_tokens=4096,
+        workers=workers,
+        lane=QueryLane(query, 0.0, 8),
+    )
 
 
 def cosines(a: Matrix, b: Matrix) -> Matrix:
@@ -206,9 +224,7 @@ def test_a_failed_batch_fails_its_callers_and_the_lane_goes_on(onnx: OnnxEncoder
 
 def test_ingestion_yields_to_a_query_in_flight(onnx: OnnxEncoder) -> None:
     query, batch = Recording(onnx), Recording(onnx)
-    embedder = LocalEmbedder(
-        query, batch, batch_size=2, batch_tokens=4096, workers=1, lane=QueryLane(query, 0.0, 8)
-    )
+    embedder = make_embedder(query, batch, batch_size=2, workers=1)
     order: list[str] = []
     query.hold.clear()
 
@@ -256,9 +272,7 @@ class Concurrency(Recording):
 
 def test_parallel_sub_batches_keep_input_order_and_their_bound(onnx: OnnxEncoder) -> None:
     query, batch = Recording(onnx), Concurrency(onnx)
-    embedder = LocalEmbedder(
-        query, batch, batch_size=1, batch_tokens=4096, workers=2, lane=QueryLane(query, 0.0, 8)
-    )
+    embedder = make_embedder(query, batch, batch_size=1, workers=2)
     batch.hold.clear()  # runs wait inside the encoder: the pool fills up
     callers = [threading.Thread(target=embedder.embed, args=(TEXTS,)) for _ in range(3)]
     for caller in callers:
@@ -277,16 +291,24 @@ def test_parallel_sub_batches_keep_input_order_and_their_bound(onnx: OnnxEncoder
     assert batch.most == 2  # every caller shares the two workers
 
 
+def test_int8_rows_are_spread_over_runs_one_each(int8: OnnxEncoder) -> None:
+    query, batch = Recording(int8), Recording(int8)
+    embedder = make_embedder(query, batch, batch_size=64, workers=2)
+    vectors = embedder.embed(TEXTS)
+    assert [len(texts) for texts in batch.batches] == [1] * len(TEXTS)
+    assert cosines(vectors, np.vstack([int8.encode([t]) for t in TEXTS])).min() >= 0.9999
+    lane = QueryLane(query, 0.05, 8)  # a window would gather queries that int8 runs apart
+    threads = [threading.Thread(target=lane.embed, args=(t,)) for t in TEXTS[:4]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [len(texts) for texts in query.batches] == [1] * 4
+
+
 def test_a_failed_parallel_sub_batch_fails_the_call(onnx: OnnxEncoder) -> None:
     query = Recording(onnx)
-    embedder = LocalEmbedder(
-        query,
-        Recording(onnx),
-        batch_size=1,
-        batch_tokens=4096,
-        workers=2,
-        lane=QueryLane(query, 0.0, 8),
-    )
+    embedder = make_embedder(query, Recording(onnx), batch_size=1, workers=2)
     with pytest.raises(DependencyError, match="poisoned"):
         embedder.embed([*TEXTS, "poison pill"])
     assert embedder.embed(TEXTS[:2]).shape == (2, 384)
@@ -327,12 +349,12 @@ def test_a_query_embeds_as_a_float_batch_of_one_does(embedder: Embedder, onnx: O
 
 @pytest.mark.parametrize(
     ("cpu_max", "expected"),
-    [("max 100000", None), ("150000 100000", 2), ("50000 100000", 1), ("garbage", None)],
+    [("max 100000", 8), ("150000 100000", 2), ("50000 100000", 1), ("garbage", 8)],
 )
 def test_usable_cpus_follow_the_container_quota(
-    tmp_path: Path, cpu_max: str, expected: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_max: str, expected: int
 ) -> None:
-    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))  # an 8-core node
     (tmp_path / "cpu.max").write_text(cpu_max + "\n")
-    assert usable_cpus(tmp_path / "cpu.max") == min(expected or cores, cores)
-    assert usable_cpus(tmp_path / "missing") == cores
+    assert usable_cpus(tmp_path / "cpu.max") == expected
+    assert usable_cpus(tmp_path / "missing") == 8

@@ -333,6 +333,10 @@ def test_edge_logs_nothing_on_default_cluster_settings(
         ({"RAGFLEET_QDRANT__OVERSAMPLING": "0.5"}, "greater than or equal to 1"),
         ({"RAGFLEET_QDRANT__QUANTIZATION": "int4"}, "'none', 'scalar' or 'binary'"),
         ({"RAGFLEET_QDRANT__HNSW_M": "0"}, "greater than or equal to 4"),
+        ({"RAGFLEET_QDRANT__HNSW_EF_CONSTRUCT": "2001"}, "less than or equal to 2000"),
+        ({"RAGFLEET_QDRANT__HNSW_EF": "0"}, "greater than or equal to 1"),
+        ({"RAGFLEET_QDRANT__OVERSAMPLING": "101"}, "less than or equal to 100"),
+        ({"RAGFLEET_QDRANT__REPLICATION_FACTOR": "101"}, "less than or equal to 100"),
         ({"RAGFLEET_QDRANT__SHARD_NUMBER": "0"}, "greater than or equal to 1"),
         (
             {

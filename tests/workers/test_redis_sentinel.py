@@ -121,6 +121,8 @@ def direct(redis_url: str) -> Iterator[redis.Redis]:
 def test_a_sentinel_url_without_a_master_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValidationError, match="sentinel_master is required"):
         RedisSettings(url="sentinel://sentinel-0:26379/0")
+    with pytest.raises(ValidationError, match="sentinel_master"):
+        RedisSettings(url="sentinel://sentinel-0:26379/0", sentinel_master="")
     with pytest.raises(ValidationError, match="not a sentinel:// URL"):
         RedisSettings(url="redis://redis:6379/0", sentinel_master=MASTER)
     with pytest.raises(ValidationError, match="only sentinel:// URLs may be joined"):

@@ -23,6 +23,11 @@ class Encoder(Protocol):
     @property
     def dimensions(self) -> int: ...
 
+    @property
+    def rows_per_run(self) -> int | None:
+        """Most texts one run should hold (None: any number), so callers batch accordingly."""
+        ...
+
     def tokens(self, texts: list[str]) -> list[int]:
         """Token counts after truncation: what each row costs to embed."""
         ...
@@ -34,7 +39,7 @@ class QueryLane:
     def __init__(self, encoder: Encoder, window_s: float, max_batch: int) -> None:
         self._encoder = encoder
         self._window_s = window_s
-        self._max_batch = max_batch
+        self._max_batch = min(max_batch, encoder.rows_per_run or max_batch)
         self._queue: queue.Queue[tuple[str, Future[Vector]]] = queue.Queue()
         self._pending = 0
         self._idle = threading.Condition()

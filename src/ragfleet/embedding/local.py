@@ -60,6 +60,7 @@ class TorchEncoder:
         self._tokenizer: Any = AutoTokenizer.from_pretrained(path)
         self._model: Any = AutoModel.from_pretrained(path).eval()
         self.dimensions: int = int(self._model.config.hidden_size)
+        self.rows_per_run: int | None = None
 
     def tokens(self, texts: list[str]) -> list[int]:
         encoded = self._tokenizer(texts, truncation=True, max_length=MAX_SEQUENCE_TOKENS)
@@ -146,7 +147,8 @@ class LocalEmbedder:
                 self._queries.wait_idle(MAX_YIELD_S)
             out[idx] = self._batch.encode([texts[i] for i in idx])
 
-        groups = sub_batches(lengths, self._batch_size, self._batch_tokens)
+        most = min(self._batch_size, self._batch.rows_per_run or self._batch_size)
+        groups = sub_batches(lengths, most, self._batch_tokens)
         for _ in self._pool.map(encode, groups):  # re-raises the first failure
             pass
         return out

@@ -213,7 +213,8 @@ def export_onnx(target: Path) -> None:
 class OnnxEncoder:
     """One ONNX Runtime session and tokenizer; ``encode`` is one padded batch, or one run per
     row for int8 weights: dynamic quantization scales activations per run, so in a batch a
-    row's vector would depend on the rows (and padding) beside it.
+    row's vector would depend on the rows (and padding) beside it. ``rows_per_run`` tells
+    callers, so they spread such rows over runs themselves rather than queue them in one.
 
     Sessions are safe to call from several threads; each lane of the embedder owns one so a
     query never queues behind an ingest batch.
@@ -244,13 +245,13 @@ class OnnxEncoder:
         self._counter.enable_truncation(max_length=MAX_SEQUENCE_TOKENS)
         self._counter.no_padding()  # the packaged tokenizer pads to a fixed length
         self.dimensions = int(self._session.get_outputs()[0].shape[1])
-        self._rows_apart = precision == "int8"
+        self.rows_per_run: int | None = 1 if precision == "int8" else None
 
     def tokens(self, texts: list[str]) -> list[int]:
         return [len(row.ids) for row in self._counter.encode_batch(texts)]
 
     def encode(self, texts: list[str]) -> Matrix:
-        if self._rows_apart and len(texts) > 1:
+        if self.rows_per_run == 1 and len(texts) > 1:
             return np.vstack([self._run([text]) for text in texts])
         return self._run(texts)
 

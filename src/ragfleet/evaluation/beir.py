@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def evaluate(
     count = len(dataset.queries)
     result = {name: round(total / count, 4) for name, total in totals.items()}
     latencies.sort()
-    result["latency_p50_ms"] = round(statistics.median(latencies), 2)
+    result["latency_p50_ms"] = round(nearest_rank(latencies, 0.5), 2)
     result["latency_p95_ms"] = round(nearest_rank(latencies, 0.95), 2)
     result["queries"] = count
     return result

@@ -252,12 +252,14 @@ class EdgeVectorStore:
         except Exception as exc:  # the engine raises plain exceptions
             raise DependencyError("vector_store", f"search failed: {exc}") from exc
 
-    def _request(self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool) -> Any:
-        """One retriever's request (``mode`` is dense or sparse)."""
+    def _request(
+        self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool, selector: Any
+    ) -> Any:
+        """One retriever's request (``mode`` is dense or sparse) under the built filter."""
         return qe.QueryRequest(
             limit=limit,
             query=_nearest(query, mode),
-            filter=build_filter(query.conditions, _DIALECT),
+            filter=selector,
             params=self._params if mode is SearchMode.DENSE else None,
             with_payload=payload,
         )
@@ -266,7 +268,8 @@ class EdgeVectorStore:
         if query.mode is SearchMode.HYBRID:
             return hybrid_search(self, collection, query)
         shard = self._shard(collection)
-        request = self._request(query, query.mode, query.limit, True)
+        selector = build_filter(query.conditions, _DIALECT)
+        request = self._request(query, query.mode, query.limit, True, selector)
         points = self._run(shard.query, request)
         return [
             SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
@@ -275,8 +278,9 @@ class EdgeVectorStore:
 
     def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
         shard = self._shard(collection)
+        selector = build_filter(query.conditions, _DIALECT)  # one filter for both retrievers
         requests = [
-            self._request(query, mode, query.candidates, False)
+            self._request(query, mode, query.candidates, False, selector)
             for mode in (SearchMode.DENSE, SearchMode.SPARSE)
         ]
         dense, sparse = self._run(shard.query_batch, qe.QueryBatchRequest(queries=requests))

@@ -190,15 +190,17 @@ class QdrantVectorStore:
         )
         return int(result.count)
 
-    def _request(self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool) -> Any:
-        """One retriever's request (``mode`` is dense or sparse)."""
+    def _request(
+        self, query: StoreQuery, mode: SearchMode, limit: int, payload: bool, selector: Any
+    ) -> Any:
+        """One retriever's request (``mode`` is dense or sparse) under the built filter."""
         dense = mode is SearchMode.DENSE
         if not dense:
             assert query.sparse is not None
         return models.QueryRequest(
             query=query.dense if dense else _sparse(query.sparse),  # type: ignore[arg-type]
             using=DENSE if dense else SPARSE,
-            filter=build_filter(query.conditions, _DIALECT),
+            filter=selector,
             params=self._params if dense else None,
             limit=limit,
             with_payload=payload,
@@ -214,15 +216,18 @@ class QdrantVectorStore:
     def search(self, collection: str, query: StoreQuery) -> list[SearchHit]:
         if query.mode is SearchMode.HYBRID:
             return hybrid_search(self, collection, query)
-        (points,) = self._batch(collection, [self._request(query, query.mode, query.limit, True)])
+        selector = build_filter(query.conditions, _DIALECT)
+        request = self._request(query, query.mode, query.limit, True, selector)
+        (points,) = self._batch(collection, [request])
         return [
             SearchHit(float(p.score), str(p.id), ChunkPayload.from_dict(p.payload or {}))
             for p in points
         ]
 
     def candidates(self, collection: str, query: StoreQuery) -> tuple[list[Scored], list[Scored]]:
+        selector = build_filter(query.conditions, _DIALECT)  # one filter for both retrievers
         requests = [
-            self._request(query, mode, query.candidates, False)
+            self._request(query, mode, query.candidates, False, selector)
             for mode in (SearchMode.DENSE, SearchMode.SPARSE)
         ]
         dense, sparse = self._batch(collection, requests)
